@@ -1,0 +1,41 @@
+import { MikroORM, type Options } from '@mikro-orm/postgresql';
+import { Migrator } from '@mikro-orm/migrations';
+import { TaskSchema } from './task.entity.js';
+import { OutboxEntrySchema } from './outbox-entry.entity.js';
+import { migrations } from './migrations/index.js';
+
+export interface OrmSettings {
+  databaseUrl: string;
+  poolSize: number;
+}
+
+export function ormOptions(settings: OrmSettings): Options {
+  return {
+    clientUrl: settings.databaseUrl,
+    entities: [TaskSchema, OutboxEntrySchema],
+    extensions: [Migrator],
+    // Fail fast while the database is down: a client gets UNAVAILABLE in
+    // seconds instead of waiting on an empty pool.
+    pool: { min: 0, max: settings.poolSize, acquireTimeoutMillis: 5_000 },
+    driverOptions: { connection: { connectionTimeoutMillis: 3_000 } },
+    migrations: {
+      tableName: 'mikro_orm_migrations',
+      // Listed in code rather than discovered on disk, so the same list runs
+      // under tsx in development and from compiled JavaScript in images.
+      migrationsList: migrations,
+      transactional: true,
+      allOrNothing: true,
+      snapshot: false,
+      // The migrate command logs what it applied itself, as JSON.
+      silent: true,
+    },
+    // Entities are declared with EntitySchema; nothing to discover.
+    discovery: { warnWhenNoEntities: true },
+    allowGlobalContext: false,
+  };
+}
+
+/** Opens the ORM without touching the database; connections are made on first use. */
+export async function openOrm(settings: OrmSettings): Promise<MikroORM> {
+  return MikroORM.init({ ...ormOptions(settings), connect: false });
+}

@@ -1,0 +1,25 @@
+import { EntitySchema, type Opt } from '@mikro-orm/core';
+import { MicrosTimestampType } from './micros-timestamp.type.js';
+import type { Task } from './task.entity.js';
+
+/**
+ * A task's queue entry, written in the same transaction as the task (the
+ * transactional outbox). The relay in task-api publishes it to RabbitMQ and
+ * deletes it once the broker has confirmed the message.
+ */
+export interface OutboxEntry {
+  id: string;
+  task: Task;
+  createdAt: Opt<string>;
+}
+
+export const OutboxEntrySchema = new EntitySchema<OutboxEntry>({
+  name: 'OutboxEntry',
+  tableName: 'outbox',
+  properties: {
+    id: { type: 'bigint', primary: true, autoincrement: true },
+    // A relation (not a bare uuid) so the unit of work inserts the task first.
+    task: { kind: 'm:1', entity: 'Task', fieldName: 'task_id', deleteRule: 'cascade' },
+    createdAt: { type: MicrosTimestampType, fieldName: 'created_at', defaultRaw: 'clock_timestamp()' },
+  },
+});

@@ -1,0 +1,36 @@
+import { EntitySchema, type Opt } from '@mikro-orm/core';
+import { TASK_STATUSES, type TaskStatusName } from '../status.js';
+import { MicrosTimestampType } from './micros-timestamp.type.js';
+
+export interface Task {
+  id: string;
+  content: string;
+  status: TaskStatusName;
+  /**
+   * How many times a processor has claimed the task. A claim bumps it and the
+   * claimant completes only while it is unchanged, so a processor that lost
+   * its task (its channel died and another processor took over) can never
+   * finish it.
+   */
+  attempt: number;
+  createdAt: Opt<string>;
+  updatedAt: string | null;
+}
+
+const statusList = TASK_STATUSES.map((s) => `'${s}'`).join(', ');
+
+// EntitySchema rather than decorators: the services run under tsx/esbuild,
+// which emits no decorator metadata, so every property type is spelled out.
+export const TaskSchema = new EntitySchema<Task>({
+  name: 'Task',
+  tableName: 'task',
+  properties: {
+    id: { type: 'uuid', primary: true },
+    content: { type: 'text' },
+    status: { type: 'text', default: 'pending' },
+    attempt: { type: 'integer', default: 0 },
+    createdAt: { type: MicrosTimestampType, fieldName: 'created_at', defaultRaw: 'clock_timestamp()' },
+    updatedAt: { type: MicrosTimestampType, fieldName: 'updated_at', nullable: true },
+  },
+  checks: [{ name: 'task_status_check', expression: `status in (${statusList})` }],
+});

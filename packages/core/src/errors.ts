@@ -1,0 +1,22 @@
+// Typed domain errors. Services map them to transport codes in exactly one
+// place each (task-api: src/error-mapping.ts). The message is safe to show a
+// client; anything internal travels as `cause` and only reaches the logs.
+
+export class DomainError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** The caller sent something that can never succeed as sent. */
+export class InvalidArgumentError extends DomainError {}
+
+/** The task (or other entity) does not exist. */
+export class NotFoundError extends DomainError {}
+
+/** The request is well formed but the task's current state forbids it. */
+export class FailedPreconditionError extends DomainError {}
+
+/** A dependency (database, broker) cannot be reached right now; retrying later may work. */
+export class UnavailableError extends DomainError {}
