@@ -1,0 +1,60 @@
+# taskproc: `make start` runs the whole system locally, `make test` tests it.
+# Area-specific targets live in make/*.mk (docker, sdk, faults, bench).
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+export NODE_OPTIONS ?=
+
+NPM_STAMP := node_modules/.install-stamp
+GENERATED := packages/contract/src/gen/taskproc/v1/task_pb.ts packages/contract/descriptor.binpb
+TSX := node --conditions=development --import tsx
+
+.PHONY: help install generate check-generated lint build start stop restart status logs test migrate
+
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | sort
+
+$(NPM_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+install: $(NPM_STAMP) ## install dependencies (npm ci) if package files changed
+
+generate: $(NPM_STAMP) ## regenerate TypeScript and the descriptor set from proto/
+	npx buf generate
+	npx buf build --as-file-descriptor-set -o packages/contract/descriptor.binpb
+
+check-generated: generate ## fail if generated code differs from what is committed
+	@git diff --exit-code --stat -- packages/contract/src/gen packages/contract/descriptor.binpb \
+	  || { echo "generated code is stale: run 'make generate' and commit the result"; exit 1; }
+	@test -z "$$(git status --porcelain -- packages/contract/src/gen)" \
+	  || { echo "generated files are not committed: run 'make generate' and commit the result"; exit 1; }
+
+lint: $(NPM_STAMP) ## buf lint and the TypeScript type check
+	npx buf lint
+	npx tsc -b
+
+build: $(NPM_STAMP) generate ## compile every workspace to dist/
+	npx tsc -b
+
+migrate: $(NPM_STAMP) ## apply database migrations (creates the database if missing)
+	set -a; . ./.env.dev; set +a; $(TSX) services/task-api/src/migrate-main.ts
+
+start: $(NPM_STAMP) ## start task-api, processor(s) and gateway in the background, wait until healthy
+	scripts/start-local.sh
+
+stop: ## stop what `make start` started
+	scripts/stop-local.sh
+
+restart: stop start ## stop, then start
+
+status: ## show which local services run
+	@scripts/status-local.sh
+
+logs: ## follow the logs of the local services
+	@tail -n 50 -F .run/logs/*.log
+
+test: $(NPM_STAMP) check-generated lint ## lint, type-check, and run every test against local PostgreSQL and RabbitMQ
+	npx vitest run
+
+-include make/*.mk
