@@ -42,6 +42,13 @@ export class TaskStore {
     return this.run((em) => em.findOne(TaskSchema, { id }));
   }
 
+  /** The task; throws NotFoundError when no task has this id. */
+  async get(id: string): Promise<Task> {
+    const task = await this.find(id);
+    if (!task) throw new NotFoundError(`task ${id} not found`);
+    return task;
+  }
+
   /**
    * pending | processing -> canceled.
    * Returns the canceled task. Throws NotFoundError when no task has this id,

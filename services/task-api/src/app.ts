@@ -1,0 +1,80 @@
+import { connectNodeAdapter } from '@connectrpc/connect-node';
+import {
+  TaskStore,
+  createLogger,
+  openOrm,
+  taskTopology,
+  type Logger,
+} from '@taskproc/core';
+import type { TaskApiConfig } from './config.js';
+import { createDatabaseProbe } from './database-probe.js';
+import { requestInterceptor } from './interceptors.js';
+import { OutboxRelay } from './outbox-relay.js';
+import { createRoutes } from './routes.js';
+import { createDualProtocolServer, type DualProtocolHandler } from './server.js';
+
+export type { TaskApiConfig } from './config.js';
+export { readTaskApiConfig } from './config.js';
+
+export interface RunningTaskApi {
+  /** Base URL of the ConnectRPC server, e.g. http://127.0.0.1:50051 */
+  url: string;
+  port: number;
+  /** Ordered, repeat-safe shutdown: stop accepting, drain requests, stop the relay, close the ORM. */
+  close(): Promise<void>;
+}
+
+// Bodies larger than this are refused before decoding. It sits above the
+// gateway's 1 MiB REST limit so that a content over 65,536 bytes gets the
+// contract's INVALID_ARGUMENT, not a transport error.
+const READ_MAX_BYTES = 2 * 1024 * 1024;
+
+/** Starts the task-api: ORM, outbox relay and the ConnectRPC server on one port. */
+export async function startTaskApi(config: TaskApiConfig, logger: Logger = createLogger('task-api', config.logLevel)): Promise<RunningTaskApi> {
+  const orm = await openOrm({ databaseUrl: config.databaseUrl, poolSize: config.databasePoolSize });
+  const store = new TaskStore(orm);
+  const relay = new OutboxRelay(
+    orm,
+    {
+      amqpUrl: config.amqpUrl,
+      topology: taskTopology(config.queueNamespace, config.queueDeliveryLimit),
+      batchSize: config.outboxBatchSize,
+      pollIntervalMs: config.outboxPollIntervalMs,
+    },
+    logger.child({ component: 'outbox-relay' }),
+  );
+  relay.start();
+
+  const probeDatabase = createDatabaseProbe(orm);
+  const onTaskCommitted = config.faultExitAfterCommit
+    ? () => {
+        logger.fatal('fault injection: exiting after commit, before publish');
+        process.exit(137);
+      }
+    : () => relay.wake();
+
+  const handler = connectNodeAdapter({
+    routes: createRoutes({ store, onTaskCommitted, probeDatabase }),
+    interceptors: [requestInterceptor(logger)],
+    readMaxBytes: READ_MAX_BYTES,
+  });
+  const server = createDualProtocolServer(handler as DualProtocolHandler);
+  const address = await server.listen(config.port, config.host);
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  logger.info({ port: address.port, host: config.host }, 'task-api listening (gRPC, gRPC-Web, Connect)');
+
+  let closing: Promise<void> | null = null;
+  return {
+    url: `http://${host}:${address.port}`,
+    port: address.port,
+    close() {
+      closing ??= (async () => {
+        await server.close(config.shutdownGraceMs);
+        await relay.stop();
+        await orm.close();
+        logger.info('task-api stopped');
+      })();
+      return closing;
+    },
+  };
+}

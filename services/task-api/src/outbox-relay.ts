@@ -1,0 +1,147 @@
+import amqp, { type ChannelModel, type ConfirmChannel } from 'amqplib';
+import { LockMode, type MikroORM } from '@mikro-orm/postgresql';
+import {
+  OutboxEntrySchema,
+  TASK_MESSAGE_CONTENT_TYPE,
+  assertTaskTopology,
+  backoffDelay,
+  encodeTaskMessage,
+  sleep,
+  type Logger,
+  type TaskTopology,
+} from '@taskproc/core';
+
+export interface OutboxRelaySettings {
+  amqpUrl: string;
+  topology: TaskTopology;
+  batchSize: number;
+  /** Safety net for entries no wake-up announced (other processes, restarts). */
+  pollIntervalMs: number;
+}
+
+/**
+ * Publishes outbox entries to RabbitMQ and deletes them once the broker has
+ * confirmed them.
+ *
+ * Each batch is one transaction: lock up to `batchSize` entries with FOR
+ * UPDATE SKIP LOCKED (several task-api processes share the table without
+ * waiting on each other or skipping rows that commit out of order), publish
+ * them as persistent messages on a confirm channel, wait for the confirms,
+ * delete them, commit. A crash anywhere before the commit leaves the entries
+ * in place to be published again: delivery is at least once, and the
+ * processor's guarded updates make duplicates harmless.
+ *
+ * A create wakes the relay at once (`wake()`); the poll only catches entries
+ * no wake-up announced. Broker or database outages are retried with backoff
+ * until `stop()`.
+ */
+export class OutboxRelay {
+  private stopping = false;
+  private wakeUp: (() => void) | null = null;
+  private pendingWake = false;
+  private running: Promise<void> | null = null;
+  private readonly stopController = new AbortController();
+
+  constructor(
+    private readonly orm: MikroORM,
+    private readonly settings: OutboxRelaySettings,
+    private readonly logger: Logger,
+  ) {}
+
+  start(): void {
+    this.running ??= this.runUntilStopped();
+  }
+
+  /** Asks for a publish round now (a task was just committed). */
+  wake(): void {
+    this.pendingWake = true;
+    this.wakeUp?.();
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.stopController.abort();
+    this.wakeUp?.();
+    await this.running;
+  }
+
+  private async runUntilStopped(): Promise<void> {
+    let failures = 0;
+    while (!this.stopping) {
+      let connection: ChannelModel | null = null;
+      try {
+        connection = await amqp.connect(this.settings.amqpUrl);
+        const lost = new Promise<Error>((resolve) => {
+          connection!.once('close', (error?: Error) => resolve(error ?? new Error('broker connection closed')));
+        });
+        connection.on('error', () => {}); // 'close' follows and is handled above
+        const channel = await connection.createConfirmChannel();
+        channel.on('error', () => {}); // a channel error closes the connection's use for us via publish failures
+        await assertTaskTopology(channel, this.settings.topology);
+        if (failures > 0) this.logger.info('outbox relay reconnected to the broker');
+        failures = 0;
+        await this.publishUntilDisconnected(channel, lost);
+      } catch (error) {
+        if (this.stopping) break;
+        const delay = backoffDelay(failures++);
+        this.logger.warn({ err: error, retryInMs: delay }, 'outbox relay interrupted; retrying');
+        await sleep(delay, this.stopController.signal).catch(() => {});
+      } finally {
+        await connection?.close().catch(() => {});
+      }
+    }
+  }
+
+  private async publishUntilDisconnected(channel: ConfirmChannel, lost: Promise<Error>): Promise<void> {
+    let disconnected: Error | null = null;
+    void lost.then((error) => {
+      disconnected = error;
+      this.wakeUp?.();
+    });
+    while (!this.stopping) {
+      if (disconnected) throw disconnected;
+      this.pendingWake = false;
+      const published = await this.publishBatch(channel);
+      if (published === this.settings.batchSize || this.pendingWake) continue;
+      await this.waitForWork();
+    }
+  }
+
+  /** One transaction: lock, publish, confirm, delete. Returns how many entries it published. */
+  private async publishBatch(channel: ConfirmChannel): Promise<number> {
+    const em = this.orm.em.fork();
+    return em.transactional(async (tx) => {
+      const entries = await tx.find(OutboxEntrySchema, {}, {
+        orderBy: { id: 'asc' },
+        limit: this.settings.batchSize,
+        lockMode: LockMode.PESSIMISTIC_PARTIAL_WRITE,
+      });
+      if (entries.length === 0) return 0;
+      for (const entry of entries) {
+        channel.sendToQueue(this.settings.topology.taskQueue, encodeTaskMessage(entry.task.id), {
+          persistent: true,
+          contentType: TASK_MESSAGE_CONTENT_TYPE,
+          messageId: entry.task.id,
+        });
+      }
+      await channel.waitForConfirms();
+      await tx.nativeDelete(OutboxEntrySchema, { id: { $in: entries.map((e) => e.id) } });
+      this.logger.debug({ count: entries.length }, 'published outbox entries');
+      return entries.length;
+    });
+  }
+
+  private waitForWork(): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, this.settings.pollIntervalMs);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wakeUp = () => {
+        this.wakeUp = null;
+        done();
+      };
+    });
+  }
+}

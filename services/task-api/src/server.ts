@@ -1,0 +1,78 @@
+import { createServer as createHttp1Server, type RequestListener } from 'node:http';
+import { createServer as createHttp2Server, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
+import { createServer as createTcpServer, type AddressInfo, type Server, type Socket } from 'node:net';
+
+// Every HTTP/2 connection without TLS ("prior knowledge", as gRPC clients
+// speak it) opens with this preface; HTTP/1.1 requests start with a method.
+const HTTP2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
+
+export type DualProtocolHandler = (
+  request: Http2ServerRequest | Parameters<RequestListener>[0],
+  response: Http2ServerResponse | Parameters<RequestListener>[1],
+) => void;
+
+export interface DualProtocolServer {
+  listen(port: number, host: string): Promise<AddressInfo>;
+  /** Stops accepting connections, lets in-flight requests finish for `graceMs`, then cuts the rest. */
+  close(graceMs: number): Promise<void>;
+}
+
+/**
+ * One port for HTTP/1.1 and cleartext HTTP/2. Node's HTTP/2 server does not
+ * fall back to HTTP/1.1 without TLS (ALPN), so a plain TCP server reads the
+ * first bytes of each connection and hands the socket to the server that
+ * speaks its protocol: gRPC (HTTP/2 only), gRPC-Web and Connect (either).
+ */
+export function createDualProtocolServer(handler: DualProtocolHandler): DualProtocolServer {
+  const http1 = createHttp1Server(handler as RequestListener);
+  const http2 = createHttp2Server(handler as (req: Http2ServerRequest, res: Http2ServerResponse) => void);
+  const sockets = new Set<Socket>();
+  const tcp: Server = createTcpServer((socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+    sniffProtocol(socket, (isHttp2) => (isHttp2 ? http2 : http1).emit('connection', socket));
+  });
+
+  return {
+    listen(port, host) {
+      return new Promise((resolve, reject) => {
+        tcp.once('error', reject);
+        tcp.listen(port, host, () => {
+          tcp.off('error', reject);
+          resolve(tcp.address() as AddressInfo);
+        });
+      });
+    },
+    async close(graceMs) {
+      const closed = new Promise<void>((resolve) => tcp.close(() => resolve()));
+      // Idle keep-alive connections would hold close() open; in-flight
+      // requests get the grace period.
+      http1.closeIdleConnections();
+      http1.close();
+      http2.close();
+      const timer = setTimeout(() => sockets.forEach((s) => s.destroy()), graceMs);
+      await closed;
+      clearTimeout(timer);
+    },
+  };
+}
+
+function sniffProtocol(socket: Socket, route: (isHttp2: boolean) => void): void {
+  let received = Buffer.alloc(0);
+  const onData = (chunk: Buffer) => {
+    received = Buffer.concat([received, chunk]);
+    const compared = Math.min(received.length, HTTP2_PREFACE.length);
+    const matchesSoFar = received.subarray(0, compared).equals(HTTP2_PREFACE.subarray(0, compared));
+    if (matchesSoFar && compared < HTTP2_PREFACE.length) return; // need more bytes to decide
+    socket.off('data', onData);
+    socket.pause();
+    socket.unshift(received);
+    route(matchesSoFar);
+    // The HTTP/2 session reads what was unshifted from the socket's buffer on
+    // its next tick; resuming would drain it into the void first. The
+    // HTTP/1.1 server only listens for 'data', so it needs the stream flowing.
+    if (!matchesSoFar) socket.resume();
+  };
+  socket.on('data', onData);
+  socket.on('error', () => socket.destroy());
+}

@@ -1,0 +1,43 @@
+import type { ServiceImpl } from '@connectrpc/connect';
+import { TaskService } from '@taskproc/contract';
+import { UnavailableError, type TaskStore } from '@taskproc/core';
+import { toTaskMessage } from './task-view.js';
+import { validateContent, validateTaskId } from './validation.js';
+
+export interface TaskServiceDeps {
+  store: TaskStore;
+  /** Called after a create commits, so the outbox relay publishes at once. */
+  onTaskCommitted(taskId: string): void;
+  /** Whether the database answers; backs the REST /health route. */
+  probeDatabase(): Promise<boolean>;
+}
+
+/**
+ * The TaskService handlers: validate, call one store function, shape the
+ * answer. Errors are typed (see @taskproc/core errors) and mapped to Connect
+ * codes by the error-mapping interceptor.
+ */
+export function createTaskService(deps: TaskServiceDeps): ServiceImpl<typeof TaskService> {
+  return {
+    async createTask(request) {
+      const task = await deps.store.createWithOutboxEntry(validateContent(request.content));
+      deps.onTaskCommitted(task.id);
+      return { task: toTaskMessage(task) };
+    },
+
+    async getTask(request) {
+      return { task: toTaskMessage(await deps.store.get(validateTaskId(request.taskId))) };
+    },
+
+    async cancelTask(request) {
+      return { task: toTaskMessage(await deps.store.cancelIfNotFinal(validateTaskId(request.taskId))) };
+    },
+
+    async checkHealth() {
+      if (!(await deps.probeDatabase())) {
+        throw new UnavailableError('the database is unavailable');
+      }
+      return { status: 'ok' };
+    },
+  };
+}

@@ -1,0 +1,23 @@
+import { InvalidArgumentError, isUuid } from '@taskproc/core';
+
+/** The contract's bounds on a task's content, in UTF-8 bytes. */
+export const MAX_CONTENT_BYTES = 65_536;
+
+export function validateContent(content: string): string {
+  if (content.length === 0) {
+    throw new InvalidArgumentError('content must not be empty');
+  }
+  const bytes = Buffer.byteLength(content, 'utf8');
+  if (bytes > MAX_CONTENT_BYTES) {
+    throw new InvalidArgumentError(`content must be at most ${MAX_CONTENT_BYTES} UTF-8 bytes, got ${bytes}`);
+  }
+  return content;
+}
+
+/** A task id in canonical lower-case form (PostgreSQL compares uuids, clients may send upper case). */
+export function validateTaskId(taskId: string): string {
+  if (!isUuid(taskId)) {
+    throw new InvalidArgumentError('task_id must be a UUID');
+  }
+  return taskId.toLowerCase();
+}
