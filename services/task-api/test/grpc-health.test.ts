@@ -1,6 +1,12 @@
+import http2 from 'node:http2';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import * as grpc from '@grpc/grpc-js';
+import { loadSync } from '@grpc/proto-loader';
 import { createClient, createRouterTransport, Code, ConnectError, type Client } from '@connectrpc/connect';
+import { connectNodeAdapter } from '@connectrpc/connect-node';
 import { health } from '@taskproc/contract';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../../../test/support/wait-for.js';
 import { createHealthService, type HealthServiceOptions } from '../src/grpc-health.js';
 
@@ -132,6 +138,24 @@ describe('grpc.health.v1.Health', () => {
     await waitFor(() => ended, Boolean, { description: 'the server-side Watch to end' });
   });
 
+  it('Watch ends when the server shuts down (the router shutdownSignal)', async () => {
+    const { probe } = controllableProbe();
+    const shutdown = new AbortController();
+    const service = createHealthService({ probe, services: [], watchIntervalMs: 10 });
+    const transport = createRouterTransport(({ service: register }) => register(health.Health, service), {
+      router: { shutdownSignal: shutdown.signal },
+    });
+    const seen: number[] = [];
+    const done = (async () => {
+      for await (const response of createClient(health.Health, transport).watch({ service: '' })) seen.push(response.status);
+    })().catch((error: unknown) => error);
+
+    await waitFor(() => seen, (s) => s.length === 1, { description: 'the first status' });
+    shutdown.abort();
+    await done; // resolves only once the stream ended
+    expect(seen).toEqual([SERVING]);
+  });
+
   it('Watch answers SERVICE_UNKNOWN for an unknown service and keeps the stream open', async () => {
     const { probe } = controllableProbe();
     let ended = false;
@@ -145,5 +169,73 @@ describe('grpc.health.v1.Health', () => {
     watching.stop();
     await watching.done;
     await waitFor(() => ended, Boolean, { description: 'the server-side Watch to end' });
+  });
+});
+
+/** The untyped client @grpc/proto-loader builds from the vendored health.proto. */
+interface StockHealthClient extends grpc.Client {
+  check(request: { service: string }, callback: (error: grpc.ServiceError | null, reply: { status: string }) => void): void;
+  watch(request: { service: string }): grpc.ClientReadableStream<{ status: string }>;
+}
+
+describe('grpc.health.v1.Health over a real HTTP/2 server, with a stock @grpc/grpc-js client', () => {
+  const { state, probe } = controllableProbe();
+  let watchesEnded = 0;
+  let server: http2.Http2Server;
+  let client: StockHealthClient;
+
+  beforeAll(async () => {
+    const service = createHealthService({ probe, services: [TASK_SERVICE], watchIntervalMs: 10 });
+    const observed: typeof service = {
+      ...service,
+      async *watch(request, context) {
+        try {
+          yield* service.watch(request, context);
+        } finally {
+          watchesEnded++;
+        }
+      },
+    };
+    server = http2.createServer(connectNodeAdapter({ routes: (router) => router.service(health.Health, observed) }));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as AddressInfo).port;
+
+    const protoPath = fileURLToPath(new URL('../../../third_party/proto/grpc/health/v1/health.proto', import.meta.url));
+    const loaded = grpc.loadPackageDefinition(loadSync(protoPath, { enums: String })) as unknown as {
+      grpc: { health: { v1: { Health: new (address: string, credentials: grpc.ChannelCredentials) => StockHealthClient } } };
+    };
+    client = new loaded.grpc.health.v1.Health(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+  });
+  afterAll(async () => {
+    client.close();
+    await new Promise((resolve) => server.close(resolve));
+  });
+
+  it('Check answers SERVING, and NOT_FOUND for an unknown service', async () => {
+    const check = (service: string) =>
+      new Promise<{ status: string }>((resolve, reject) =>
+        client.check({ service }, (error, reply) => (error ? reject(error) : resolve(reply))),
+      );
+    state.up = true;
+    expect(await check(TASK_SERVICE)).toEqual({ status: 'SERVING' });
+    await expect(check('no.such.Service')).rejects.toMatchObject({ code: grpc.status.NOT_FOUND });
+  });
+
+  it('Watch streams the change and ends on the server when the client cancels', async () => {
+    state.up = true;
+    const seen: string[] = [];
+    const call = client.watch({ service: '' });
+    call.on('data', (reply) => seen.push(reply.status));
+    call.on('error', () => {}); // CANCELLED, expected once we cancel
+    try {
+      await waitFor(() => seen, (s) => s.length === 1, { description: 'the first status' });
+      state.up = false;
+      await waitFor(() => seen, (s) => s.length === 2, { description: 'the change' });
+      expect(seen).toEqual(['SERVING', 'NOT_SERVING']);
+    } finally {
+      // Also on failure: an open stream would keep server.close() waiting.
+      call.cancel();
+    }
+    await waitFor(() => watchesEnded, (n) => n === 1, { description: 'the server-side Watch to end' });
   });
 });
