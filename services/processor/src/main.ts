@@ -1,0 +1,39 @@
+import { createLogger } from '@taskproc/core';
+import { readProcessorConfig } from './config.js';
+import { startProcessor, type Processor } from './processor.js';
+
+// The processor's process entry. SIGTERM/SIGINT stop it gracefully (finish or
+// return in-flight tasks, then close); a second signal forces exit, leaving
+// unacknowledged messages to the broker, which redelivers them.
+
+const config = readProcessorConfig(process.env);
+const logger = createLogger('processor', config.logLevel);
+
+let processor: Processor | null = null;
+let signals = 0;
+
+function onSignal(signal: NodeJS.Signals): void {
+  signals += 1;
+  if (signals > 1 || !processor) {
+    logger.warn({ signal }, 'forced exit');
+    process.exit(1);
+  }
+  logger.info({ signal }, 'graceful shutdown requested');
+  processor.close().then(
+    () => process.exit(0),
+    (error: unknown) => {
+      logger.error({ err: error }, 'shutdown failed');
+      process.exit(1);
+    },
+  );
+}
+
+process.on('SIGTERM', onSignal);
+process.on('SIGINT', onSignal);
+
+try {
+  processor = await startProcessor(config, logger);
+} catch (error) {
+  logger.fatal({ err: error }, 'processor failed to start');
+  process.exit(1);
+}

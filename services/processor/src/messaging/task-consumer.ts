@@ -1,0 +1,184 @@
+import { hostname } from 'node:os';
+import amqp, { type Channel, type ChannelModel, type ConfirmChannel, type ConsumeMessage } from 'amqplib';
+import { assertTaskTopology, backoffDelay, sleep, type Logger, type TaskTopology } from '@taskproc/core';
+import type { ProcessorEvents } from '../events.js';
+import type { DeadLetterFn, HandledMessage } from '../tasks/task-runner.js';
+import { publishDeadLetter } from './dead-letter.js';
+
+export interface TaskConsumerOptions {
+  amqpUrl: string;
+  topology: TaskTopology;
+  prefetch: number;
+  logger: Logger;
+  events: ProcessorEvents;
+  /** Handles one message; never rejects. */
+  handle: (message: ConsumeMessage, deadLetter: DeadLetterFn) => Promise<HandledMessage>;
+  /** The channel died: its unacknowledged messages are back in the queue, so the work on them is moot. */
+  onChannelLost: () => void;
+}
+
+interface Session {
+  connection: ChannelModel;
+  channel: Channel;
+  consumerTag: string;
+}
+
+/**
+ * One connection, one consuming channel with manual acks and a prefetch
+ * limit, and a confirm channel for dead letters. When the connection or a
+ * channel dies it reconnects with backoff until stopped; the broker returns
+ * the unacknowledged messages of the dead channel to the queue itself.
+ */
+export class TaskConsumer {
+  private stopping = false;
+  private readonly stopController = new AbortController();
+  private session: Session | null = null;
+  private readonly inFlight = new Set<Promise<void>>();
+  private peak = 0;
+  private loop: Promise<void> | null = null;
+  private markReady!: () => void;
+  /** Resolves the first time the consumer is registered with the broker. */
+  readonly ready = new Promise<void>((resolve) => (this.markReady = resolve));
+
+  constructor(private readonly options: TaskConsumerOptions) {}
+
+  get inFlightCount(): number {
+    return this.inFlight.size;
+  }
+
+  get peakInFlight(): number {
+    return this.peak;
+  }
+
+  start(): void {
+    this.loop ??= this.run();
+  }
+
+  /**
+   * Stops taking messages, gives in-flight ones `graceMs` to settle, then
+   * aborts the rest (via `abortRest`, so their messages are returned) and
+   * closes the connection. Repeat-safe.
+   */
+  async stop(graceMs: number, abortRest: () => void): Promise<void> {
+    if (!this.stopping) {
+      this.stopping = true;
+      const session = this.session;
+      if (session) {
+        await session.channel.cancel(session.consumerTag).catch((error: unknown) => {
+          this.options.logger.warn({ err: error }, 'could not cancel the consumer; closing the channel instead');
+        });
+      }
+      if (!(await this.drain(graceMs))) {
+        this.options.logger.warn({ inFlight: this.inFlight.size }, 'shutdown grace ran out; returning unfinished messages to the queue');
+        abortRest();
+        // Aborted work unwinds at once; only a database statement already
+        // sent can hold it up, and the pool's timeouts bound that.
+        await this.drain(10_000);
+      }
+      this.stopController.abort();
+      await this.session?.connection.close().catch(() => undefined);
+    }
+    await this.loop;
+  }
+
+  private async drain(timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.inFlight.size > 0) {
+      const remaining = deadline - Date.now();
+      if (remaining <= 0) return false;
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        Promise.allSettled([...this.inFlight]),
+        new Promise((resolve) => (timer = setTimeout(resolve, remaining))),
+      ]);
+      clearTimeout(timer);
+    }
+    return true;
+  }
+
+  private async run(): Promise<void> {
+    let failures = 0;
+    while (!this.stopping) {
+      try {
+        await this.consumeUntilClosed(() => (failures = 0));
+      } catch (error) {
+        if (!this.stopping) this.options.logger.warn({ err: error, failures: failures + 1 }, 'cannot reach RabbitMQ');
+      }
+      if (this.stopping) break;
+      this.options.onChannelLost();
+      await sleep(backoffDelay(failures++, 200, 10_000), this.stopController.signal).catch(() => undefined);
+    }
+  }
+
+  /** Connects, consumes, and resolves when the connection closes. */
+  private async consumeUntilClosed(onConnected: () => void): Promise<void> {
+    const { amqpUrl, topology, prefetch, logger, events } = this.options;
+    const connection = await amqp.connect(amqpUrl, {
+      clientProperties: { connection_name: `taskproc-processor ${hostname()} pid ${process.pid}` },
+    });
+    const closed = new Promise<void>((resolve) => connection.once('close', () => resolve()));
+    connection.on('error', (error: Error) => logger.warn({ err: error }, 'RabbitMQ connection error'));
+    const closeConnection = () => void connection.close().catch(() => undefined);
+    try {
+      const channel = await connection.createChannel();
+      const confirmChannel: ConfirmChannel = await connection.createConfirmChannel();
+      for (const ch of [channel, confirmChannel]) {
+        ch.on('error', (error: Error) => logger.warn({ err: error }, 'RabbitMQ channel error'));
+        // A channel the broker closed (e.g. after a protocol error) takes the
+        // whole session down, so one reconnect path restores everything.
+        ch.once('close', closeConnection);
+      }
+      await assertTaskTopology(channel, topology);
+      await channel.prefetch(prefetch);
+      const deadLetter: DeadLetterFn = (message, reason) => publishDeadLetter(confirmChannel, topology.deadLetterExchange, message, reason);
+      const { consumerTag } = await channel.consume(
+        topology.taskQueue,
+        (message) => {
+          // null: the broker canceled us (the queue was deleted); reconnecting re-declares it.
+          if (message === null) closeConnection();
+          else this.dispatch(message, channel, deadLetter);
+        },
+        { noAck: false },
+      );
+      this.session = { connection, channel, consumerTag };
+      onConnected();
+      logger.info({ queue: topology.taskQueue, prefetch }, 'consuming tasks');
+      events.emit('broker-connected');
+      this.markReady();
+      if (this.stopping) closeConnection();
+    } catch (error) {
+      closeConnection();
+      throw error;
+    }
+    await closed;
+    this.session = null;
+    if (!this.stopping) logger.warn('RabbitMQ connection closed; reconnecting');
+    events.emit('broker-disconnected');
+  }
+
+  private dispatch(message: ConsumeMessage, channel: Channel, deadLetter: DeadLetterFn): void {
+    const { logger, events, handle } = this.options;
+    const settled = (async () => {
+      const handled = await handle(message, deadLetter).catch((error: unknown): HandledMessage => {
+        logger.error({ err: error }, 'message handler failed; returning the message to the queue');
+        return { taskId: null, outcome: 'returned', disposition: 'requeue' };
+      });
+      let acked = false;
+      try {
+        if (handled.disposition === 'ack') {
+          channel.ack(message);
+          acked = true;
+        } else {
+          channel.nack(message, false, true);
+        }
+      } catch (error) {
+        // The channel died first; the broker has returned the message already.
+        logger.debug({ err: error, taskId: handled.taskId }, 'channel closed before the message was settled');
+      }
+      events.emit('settled', { taskId: handled.taskId, outcome: handled.outcome, acked });
+    })();
+    this.inFlight.add(settled);
+    this.peak = Math.max(this.peak, this.inFlight.size);
+    void settled.finally(() => this.inFlight.delete(settled));
+  }
+}

@@ -1,0 +1,95 @@
+import { createLogger, openOrm, taskTopology, TaskStore, type Logger } from '@taskproc/core';
+import { CancellationListener } from './cancellation/cancellation-listener.js';
+import type { ProcessorConfig } from './config.js';
+import { ProcessorEvents } from './events.js';
+import { TaskConsumer } from './messaging/task-consumer.js';
+import { RunningTasks } from './tasks/running-tasks.js';
+import { TaskRunner } from './tasks/task-runner.js';
+
+export type { ProcessorConfig } from './config.js';
+export { readProcessorConfig } from './config.js';
+export type { AbortReason, Outcome, ProcessorEventMap } from './events.js';
+export { ProcessorEvents } from './events.js';
+
+export interface Processor {
+  /** What the processor reports as it works (claims, aborts, settlements, reconnects). */
+  readonly events: ProcessorEvents;
+  /** Messages being handled now, and the most ever handled at once. */
+  stats(): { inFlight: number; peakInFlight: number };
+  /**
+   * Graceful stop: stop consuming, give in-flight tasks the shutdown grace,
+   * return the rest to the queue, close the broker connection, the
+   * cancellation listener and the ORM. Repeat-safe.
+   */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts one processor: an ORM, the cancellation listener and one consumer.
+ * Resolves once it consumes and hears cancels; while RabbitMQ or PostgreSQL
+ * is unreachable it keeps retrying with backoff.
+ */
+export async function startProcessor(config: Readonly<ProcessorConfig>, logger: Logger = createLogger('processor', config.logLevel)): Promise<Processor> {
+  const orm = await openOrm({ databaseUrl: config.databaseUrl, poolSize: config.databasePoolSize });
+  const store = new TaskStore(orm);
+  const events = new ProcessorEvents();
+  const running = new RunningTasks();
+  const runner = new TaskRunner({ store, running, events, logger, processingDurationMs: config.processingDurationMs });
+
+  const listener = new CancellationListener({
+    databaseUrl: config.databaseUrl,
+    logger,
+    onCancel: (taskId) => {
+      if (running.abortTask(taskId, 'canceled') > 0) logger.debug({ taskId }, 'cancel notice for a task in hand');
+    },
+    onReconnect: () => void recheckCanceled(store, running, logger),
+  });
+  const consumer = new TaskConsumer({
+    amqpUrl: config.amqpUrl,
+    topology: taskTopology(config.queueNamespace, config.queueDeliveryLimit),
+    prefetch: config.prefetch,
+    logger,
+    events,
+    handle: (message, deadLetter) => runner.handle(message, deadLetter),
+    onChannelLost: () => running.abortAll('channel-lost'),
+  });
+
+  if (config.shutdownGraceMs < config.processingDurationMs) {
+    logger.warn(
+      { shutdownGraceMs: config.shutdownGraceMs, processingDurationMs: config.processingDurationMs },
+      'the shutdown grace is shorter than the work: a shutdown returns tasks to the queue unfinished',
+    );
+  }
+
+  // Listen before consuming, so no task is claimed while its cancel could go unheard.
+  listener.start();
+  await listener.ready;
+  consumer.start();
+  await consumer.ready;
+
+  let closing: Promise<void> | null = null;
+  return {
+    events,
+    stats: () => ({ inFlight: consumer.inFlightCount, peakInFlight: consumer.peakInFlight }),
+    close: () =>
+      (closing ??= (async () => {
+        logger.info('shutting down');
+        await consumer.stop(config.shutdownGraceMs, () => running.abortAll('shutdown'));
+        await listener.close();
+        await orm.close();
+        logger.info('stopped');
+      })()),
+  };
+}
+
+/** After the listener reconnects: abort work on tasks canceled while it was away. */
+async function recheckCanceled(store: TaskStore, running: RunningTasks, logger: Logger): Promise<void> {
+  for (const taskId of running.taskIds()) {
+    try {
+      if ((await store.find(taskId))?.status === 'canceled') running.abortTask(taskId, 'canceled');
+    } catch (error) {
+      // The guarded completion still keeps the task canceled; only promptness is lost.
+      logger.warn({ err: error, taskId }, 'could not re-check a task after the listener reconnected');
+    }
+  }
+}

@@ -1,0 +1,137 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { encodeTaskMessage } from '@taskproc/core';
+import { startProcessor, type Processor } from '../src/processor.js';
+import type { ProcessorEventMap } from '../src/events.js';
+import { createHarness, type Harness } from './support/harness.js';
+import { waitFor } from '../../../test/support/wait-for.js';
+
+type Settled = ProcessorEventMap['settled'][0];
+
+describe('processor life cycle', () => {
+  let harness: Harness;
+  let processor: Processor;
+  const settled: Settled[] = [];
+
+  beforeAll(async () => {
+    harness = await createHarness('processor_life_cycle');
+    processor = await startProcessor(harness.config);
+    processor.events.on('settled', (event) => settled.push(event));
+  });
+
+  afterAll(async () => {
+    await processor?.close();
+    await harness?.close();
+  });
+
+  const settlementsOf = (taskId: string) => settled.filter((s) => s.taskId === taskId);
+
+  it('moves a task pending -> processing -> completed, updated_at moving at each change', async () => {
+    const task = await harness.createTask('life cycle');
+    expect(task.status).toBe('pending');
+    expect(task.updatedAt).toBeNull();
+
+    const processing = await waitFor(() => harness.store.find(task.id), (t) => t?.status === 'processing', { description: 'processing' });
+    expect(processing!.updatedAt).not.toBeNull();
+    expect(processing!.updatedAt! > processing!.createdAt).toBe(true);
+
+    const completed = await waitFor(() => harness.store.find(task.id), (t) => t?.status === 'completed', { description: 'completed' });
+    expect(completed!.updatedAt! > processing!.updatedAt!).toBe(true);
+    // The work took about PROCESSING_DURATION_MS between the two changes.
+    const workedMs = (Date.parse(completed!.updatedAt!) - Date.parse(processing!.updatedAt!));
+    expect(workedMs).toBeGreaterThanOrEqual(harness.config.processingDurationMs - 1);
+
+    expect(await harness.transitions(task.id)).toEqual([
+      { from_status: null, to_status: 'pending', attempt: 0 },
+      { from_status: 'pending', to_status: 'processing', attempt: 1 },
+      { from_status: 'processing', to_status: 'completed', attempt: 1 },
+    ]);
+    await waitFor(() => settlementsOf(task.id), (s) => s.length === 1);
+    expect(settlementsOf(task.id)).toEqual([{ taskId: task.id, outcome: 'completed', acked: true }]);
+  });
+
+  it('never processes a task canceled while pending', async () => {
+    const task = await harness.store.createWithOutboxEntry('canceled early');
+    await harness.store.cancelIfNotFinal(task.id);
+    await harness.publish(encodeTaskMessage(task.id), { messageId: task.id });
+
+    await waitFor(() => settlementsOf(task.id), (s) => s.length === 1, { description: 'the message settled' });
+    expect(settlementsOf(task.id)).toEqual([{ taskId: task.id, outcome: 'duplicate', acked: true }]);
+    expect(await harness.transitions(task.id)).toEqual([
+      { from_status: null, to_status: 'pending', attempt: 0 },
+      { from_status: 'pending', to_status: 'canceled', attempt: 0 },
+    ]);
+  });
+
+  it('aborts the work of a task canceled while processing, and the task stays canceled', async () => {
+    const slow = await startProcessor(harness.configWith({ PROCESSING_DURATION_MS: '60000' }));
+    try {
+      // Stop the fast processor from taking this task: the slow one must hold it.
+      await processor.close();
+      const aborted: ProcessorEventMap['aborted'][0][] = [];
+      slow.events.on('aborted', (event) => aborted.push(event));
+      const slowSettled: Settled[] = [];
+      slow.events.on('settled', (event) => slowSettled.push(event));
+
+      const task = await harness.createTask('canceled while processing');
+      await waitFor(() => harness.statusOf(task.id), (s) => s === 'processing');
+      await harness.store.cancelIfNotFinal(task.id);
+
+      await waitFor(() => slowSettled, (s) => s.some((e) => e.taskId === task.id), { timeoutMs: 2_000, description: 'the aborted task to settle' });
+      expect(aborted).toEqual([expect.objectContaining({ taskId: task.id, reason: 'canceled' })]);
+      expect(slowSettled).toEqual([{ taskId: task.id, outcome: 'canceled', acked: true }]);
+      expect(await harness.statusOf(task.id)).toBe('canceled');
+      expect((await harness.transitions(task.id)).map((t) => t.to_status)).toEqual(['pending', 'processing', 'canceled']);
+    } finally {
+      await slow.close();
+      processor = await startProcessor(harness.config);
+      processor.events.on('settled', (event) => settled.push(event));
+    }
+  });
+
+  it('handles the same message delivered twice as one life cycle', async () => {
+    const task = await harness.createTask('delivered twice');
+    await harness.publish(encodeTaskMessage(task.id), { messageId: task.id });
+
+    await waitFor(() => settlementsOf(task.id), (s) => s.length === 2, { description: 'both copies settled' });
+    expect(settlementsOf(task.id).map((s) => s.outcome).sort()).toEqual(['completed', 'duplicate']);
+    expect(settlementsOf(task.id).every((s) => s.acked)).toBe(true);
+    expect((await harness.transitions(task.id)).map((t) => t.to_status)).toEqual(['pending', 'processing', 'completed']);
+    expect(await harness.readyMessages()).toBe(0);
+    expect(await harness.drainDeadLetters()).toEqual([]);
+  });
+});
+
+describe('processor prefetch', () => {
+  let harness: Harness;
+
+  beforeAll(async () => {
+    harness = await createHarness('processor_prefetch', { PROCESSOR_PREFETCH: '3' });
+  });
+
+  afterAll(async () => {
+    await harness?.close();
+  });
+
+  it('never has more than PROCESSOR_PREFETCH tasks processing at once', async () => {
+    const processor = await startProcessor(harness.config);
+    try {
+      let peakProcessing = 0;
+      const tasks = await Promise.all(Array.from({ length: 12 }, (_, i) => harness.createTask(`prefetch ${i}`)));
+      await waitFor(
+        async () => {
+          const counts = await harness.countByStatus();
+          peakProcessing = Math.max(peakProcessing, counts.processing ?? 0);
+          return counts;
+        },
+        (counts) => counts.completed === tasks.length,
+        { timeoutMs: 15_000, intervalMs: 10, description: 'every task completed' },
+      );
+      expect(peakProcessing).toBeGreaterThan(0);
+      expect(peakProcessing).toBeLessThanOrEqual(3);
+      // The bound is reached, not just respected: the processor works in parallel.
+      expect(processor.stats().peakInFlight).toBe(3);
+    } finally {
+      await processor.close();
+    }
+  });
+});
