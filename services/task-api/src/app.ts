@@ -53,7 +53,11 @@ export async function startTaskApi(config: TaskApiConfig, logger: Logger = creat
       }
     : () => relay.wake();
 
+  // Aborted when shutdown begins, so long-lived streams (health Watch) end at
+  // once instead of holding the server open until the grace period runs out.
+  const shutdown = new AbortController();
   const handler = connectNodeAdapter({
+    shutdownSignal: shutdown.signal,
     routes: createRoutes({ store, onTaskCommitted, probeDatabase }),
     interceptors: [requestInterceptor(logger)],
     readMaxBytes: READ_MAX_BYTES,
@@ -69,6 +73,7 @@ export async function startTaskApi(config: TaskApiConfig, logger: Logger = creat
     port: address.port,
     close() {
       closing ??= (async () => {
+        shutdown.abort();
         await server.close(config.shutdownGraceMs);
         await relay.stop();
         await orm.close();
