@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Timestamp } from '@bufbuild/protobuf/wkt';
+import { TaskStatus } from '@taskproc/contract';
 import { encodeTaskMessage } from '@taskproc/core';
 import { startProcessor, type Processor } from '../src/processor.js';
 import type { ProcessorEventMap } from '../src/events.js';
@@ -6,6 +8,8 @@ import { createHarness, type Harness } from './support/harness.js';
 import { waitFor } from '../../../test/support/wait-for.js';
 
 type Settled = ProcessorEventMap['settled'][0];
+
+const micros = (t: Timestamp): bigint => t.seconds * 1_000_000n + BigInt(Math.floor(t.nanos / 1000));
 
 describe('processor life cycle', () => {
   let harness: Harness;
@@ -25,28 +29,34 @@ describe('processor life cycle', () => {
 
   const settlementsOf = (taskId: string) => settled.filter((s) => s.taskId === taskId);
 
-  it('moves a task pending -> processing -> completed, updated_at moving at each change', async () => {
-    const task = await harness.createTask('life cycle');
-    expect(task.status).toBe('pending');
-    expect(task.updatedAt).toBeNull();
+  it('moves a task pending -> processing -> completed, observed through the API, updated_at moving at each change', async () => {
+    const api = await harness.startApi();
+    try {
+      const { task: created } = await api.client.createTask({ content: 'life cycle' });
+      const taskId = created!.id;
+      expect(created!.status).toBe(TaskStatus.PENDING);
+      expect(created!.updatedAt).toBeUndefined();
 
-    const processing = await waitFor(() => harness.store.find(task.id), (t) => t?.status === 'processing', { description: 'processing' });
-    expect(processing!.updatedAt).not.toBeNull();
-    expect(processing!.updatedAt! > processing!.createdAt).toBe(true);
+      const get = async () => (await api.client.getTask({ taskId })).task!;
+      const processing = await waitFor(get, (t) => t.status === TaskStatus.PROCESSING, { description: 'processing' });
+      expect(micros(processing.updatedAt!)).toBeGreaterThan(micros(created!.createdAt!));
 
-    const completed = await waitFor(() => harness.store.find(task.id), (t) => t?.status === 'completed', { description: 'completed' });
-    expect(completed!.updatedAt! > processing!.updatedAt!).toBe(true);
-    // The work took about PROCESSING_DURATION_MS between the two changes.
-    const workedMs = (Date.parse(completed!.updatedAt!) - Date.parse(processing!.updatedAt!));
-    expect(workedMs).toBeGreaterThanOrEqual(harness.config.processingDurationMs - 1);
+      const completed = await waitFor(get, (t) => t.status === TaskStatus.COMPLETED, { description: 'completed' });
+      expect(micros(completed.updatedAt!)).toBeGreaterThan(micros(processing.updatedAt!));
+      // The work took PROCESSING_DURATION_MS between the two changes.
+      const workedMicros = micros(completed.updatedAt!) - micros(processing.updatedAt!);
+      expect(workedMicros).toBeGreaterThanOrEqual(BigInt(harness.config.processingDurationMs) * 1000n);
 
-    expect(await harness.transitions(task.id)).toEqual([
-      { from_status: null, to_status: 'pending', attempt: 0 },
-      { from_status: 'pending', to_status: 'processing', attempt: 1 },
-      { from_status: 'processing', to_status: 'completed', attempt: 1 },
-    ]);
-    await waitFor(() => settlementsOf(task.id), (s) => s.length === 1);
-    expect(settlementsOf(task.id)).toEqual([{ taskId: task.id, outcome: 'completed', acked: true }]);
+      expect(await harness.transitions(taskId)).toEqual([
+        { from_status: null, to_status: 'pending', attempt: 0 },
+        { from_status: 'pending', to_status: 'processing', attempt: 1 },
+        { from_status: 'processing', to_status: 'completed', attempt: 1 },
+      ]);
+      await waitFor(() => settlementsOf(taskId), (s) => s.length === 1);
+      expect(settlementsOf(taskId)).toEqual([{ taskId, outcome: 'completed', acked: true }]);
+    } finally {
+      await api.close();
+    }
   });
 
   it('never processes a task canceled while pending', async () => {

@@ -1,6 +1,10 @@
 import amqp, { type ChannelModel, type ConfirmChannel, type GetMessage, type Options } from 'amqplib';
 import { assertTaskTopology, encodeTaskMessage, openOrm, TaskStore, type Task, type TaskStatusName } from '@taskproc/core';
 import type { MikroORM } from '@mikro-orm/postgresql';
+import { createClient, type Client } from '@connectrpc/connect';
+import { createGrpcTransport } from '@connectrpc/connect-node';
+import { TaskService } from '@taskproc/contract';
+import { readTaskApiConfig, startTaskApi } from '@taskproc/task-api';
 import { readProcessorConfig, type ProcessorConfig } from '../../src/config.js';
 import { createTestDatabase, type TestDatabase } from '../../../../test/support/test-database.js';
 import { deleteNamespace, taskTopology, testNamespace } from '../../../../test/support/test-broker.js';
@@ -21,6 +25,11 @@ export interface Harness {
   configWith(overrides: Record<string, string>): Readonly<ProcessorConfig>;
   /** Inserts a pending task and publishes its message. */
   createTask(content?: string): Promise<Task>;
+  /**
+   * Starts a real task-api on this world's database and namespace, and
+   * returns a gRPC client of it (the way a client creates and cancels tasks).
+   */
+  startApi(): Promise<{ client: Client<typeof TaskService>; close(): Promise<void> }>;
   /** Publishes a raw message to the task queue and waits for the broker's confirm. */
   publish(body: Buffer, options?: Options.Publish): Promise<void>;
   statusOf(taskId: string): Promise<TaskStatusName | undefined>;
@@ -66,6 +75,10 @@ export async function createHarness(label: string, overrides: Record<string, str
       return task;
     },
     publish,
+    async startApi() {
+      const api = await startTaskApi(readTaskApiConfig({ ...env, DATABASE_URL: db.url, QUEUE_NAMESPACE: namespace }));
+      return { client: createClient(TaskService, createGrpcTransport({ baseUrl: api.url })), close: () => api.close() };
+    },
     async statusOf(taskId) {
       const rows = await db.query<{ status: TaskStatusName }>('select status from task where id = $1', [taskId]);
       return rows[0]?.status;
