@@ -40,7 +40,7 @@ build: $(NPM_STAMP) generate ## compile every workspace to dist/
 migrate: $(NPM_STAMP) ## apply database migrations (creates the database if missing)
 	set -a; . ./.env.dev; set +a; $(TSX) packages/core/src/db/migrate-main.ts
 
-start: $(NPM_STAMP) ## start task-api, processor(s) and gateway in the background, wait until healthy
+start: $(NPM_STAMP) generate ## start task-api, processor(s) and gateway in the background, wait until healthy
 	scripts/start-local.sh
 
 stop: ## stop what `make start` started

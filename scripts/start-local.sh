@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# `make start`: runs task-api, PROCESSOR_REPLICAS processors and the embedded
+# REST gateway in the background with the settings of .env.dev (or ENV_FILE),
+# waits until they are healthy and prints their addresses. Logs go to
+# .run/logs, process ids to .run/pids; `make stop` stops them.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+ENV_FILE=${ENV_FILE:-.env.dev}
+set -a
+# shellcheck disable=SC1090
+. "./$ENV_FILE"
+set +a
+
+RUN_DIR=.run
+mkdir -p "$RUN_DIR/logs" "$RUN_DIR/pids"
+NODE="node --conditions=development --import tsx"
+
+if compgen -G "$RUN_DIR/pids/*.pid" >/dev/null; then
+  for pidfile in "$RUN_DIR"/pids/*.pid; do
+    if kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+      echo "already running ($(basename "$pidfile" .pid) and others); use 'make stop' or 'make restart'" >&2
+      exit 1
+    fi
+  done
+  rm -f "$RUN_DIR"/pids/*.pid
+fi
+
+scripts/ensure-services.sh
+
+echo "migrating $DATABASE_URL"
+$NODE packages/core/src/db/migrate-main.ts
+
+launch() { # name entry
+  local name=$1 entry=$2
+  nohup setsid $NODE "$entry" >>"$RUN_DIR/logs/$name.log" 2>&1 </dev/null &
+  echo $! >"$RUN_DIR/pids/$name.pid"
+}
+
+launch task-api services/task-api/src/main.ts
+for i in $(seq 1 "${PROCESSOR_REPLICAS:-1}"); do
+  launch "processor-$i" services/processor/src/main.ts
+done
+launch gateway gateway/src/main.ts
+
+alive_or_fail() {
+  local name=$1
+  if ! kill -0 "$(cat "$RUN_DIR/pids/$name.pid")" 2>/dev/null; then
+    echo "error: $name exited; last lines of $RUN_DIR/logs/$name.log:" >&2
+    tail -n 20 "$RUN_DIR/logs/$name.log" >&2
+    scripts/stop-local.sh >/dev/null
+    exit 1
+  fi
+}
+
+wait_until() { # description seconds command...
+  local description=$1 deadline=$((SECONDS + $2))
+  shift 2
+  until "$@" >/dev/null 2>&1; do
+    for pidfile in "$RUN_DIR"/pids/*.pid; do alive_or_fail "$(basename "$pidfile" .pid)"; done
+    if ((SECONDS >= deadline)); then
+      echo "error: timed out waiting for $description" >&2
+      scripts/stop-local.sh >/dev/null
+      exit 1
+    fi
+    sleep 0.5
+  done
+}
+
+API="http://127.0.0.1:$TASK_API_PORT"
+GATEWAY="http://127.0.0.1:$GATEWAY_PORT"
+wait_until "task-api health" 60 bash -c "curl -fsS -X POST -H 'content-type: application/json' -d '{}' $API/grpc.health.v1.Health/Check | grep -q '\"SERVING\"'"
+for i in $(seq 1 "${PROCESSOR_REPLICAS:-1}"); do
+  wait_until "processor-$i to consume" 60 grep -q '"consuming tasks"' "$RUN_DIR/logs/processor-$i.log"
+done
+wait_until "gateway health" 60 curl -fsS "$GATEWAY/health"
+
+cat <<INFO
+taskproc is running (logs: make logs, stop: make stop)
+  REST gateway     $GATEWAY        e.g. curl -i -X POST $GATEWAY/task -d '{"content":"hi"}'
+  task-api         $API       gRPC (h2c), gRPC-Web and Connect; health and reflection
+  processors       ${PROCESSOR_REPLICAS:-1} x prefetch ${PROCESSOR_PREFETCH:-100}, ${PROCESSING_DURATION_MS:-3000} ms per task
+INFO
