@@ -42,7 +42,10 @@ export async function startProcessor(config: Readonly<ProcessorConfig>, logger: 
     onCancel: (taskId) => {
       if (running.abortTask(taskId, 'canceled') > 0) logger.debug({ taskId }, 'cancel notice for a task in hand');
     },
-    onReconnect: () => void recheckCanceled(store, running, logger),
+    onListening: (reconnected) => {
+      if (reconnected) void recheckCanceled(store, running, logger);
+      events.emit('listener-connected');
+    },
   });
   const consumer = new TaskConsumer({
     amqpUrl: config.amqpUrl,

@@ -15,10 +15,10 @@ export interface CancellationListenerOptions {
   logger: Logger;
   onCancel: (taskId: string) => void;
   /**
-   * Called after every reconnect (not the first connect): notices sent while
-   * we were away are lost, so the caller re-checks the tasks it holds.
+   * Called each time the LISTEN is in place. After a reconnect the notices
+   * sent while we were away are lost, so the caller re-checks the tasks it holds.
    */
-  onReconnect: () => void;
+  onListening: (reconnected: boolean) => void;
 }
 
 /**
@@ -56,7 +56,7 @@ export class CancellationListener {
       try {
         await this.listenUntilDisconnected(() => {
           failures = 0;
-          if (connectedBefore) this.options.onReconnect();
+          this.options.onListening(connectedBefore);
           connectedBefore = true;
         });
       } catch (error) {
