@@ -31,7 +31,7 @@ const READ_MAX_BYTES = 2 * 1024 * 1024;
 
 /** Starts the task-api: ORM, outbox relay and the ConnectRPC server on one port. */
 export async function startTaskApi(config: TaskApiConfig, logger: Logger = createLogger('task-api', config.logLevel)): Promise<RunningTaskApi> {
-  const orm = await openOrm({ databaseUrl: config.databaseUrl, poolSize: config.databasePoolSize });
+  const orm = await openOrm({ databaseUrl: config.databaseUrl, poolSize: config.databasePoolSize, logger });
   const store = new TaskStore(orm);
   const relay = new OutboxRelay(
     orm,

@@ -3,10 +3,13 @@ import { Migrator } from '@mikro-orm/migrations';
 import { TaskSchema } from './task.entity.js';
 import { OutboxEntrySchema } from './outbox-entry.entity.js';
 import { migrations } from './migrations/index.js';
+import type { Logger } from '../logging.js';
 
 export interface OrmSettings {
   databaseUrl: string;
   poolSize: number;
+  /** Receives the query builder's own warnings (e.g. a dropped connection), which would otherwise go to the console. */
+  logger?: Logger;
 }
 
 export function ormOptions(settings: OrmSettings): Options {
@@ -17,7 +20,10 @@ export function ormOptions(settings: OrmSettings): Options {
     // Fail fast while the database is down: a client gets UNAVAILABLE in
     // seconds instead of waiting on an empty pool.
     pool: { min: 0, max: settings.poolSize, acquireTimeoutMillis: 5_000 },
-    driverOptions: { connection: { connectionTimeoutMillis: 3_000 } },
+    driverOptions: {
+      connection: { connectionTimeoutMillis: 3_000 },
+      log: knexLog(settings.logger),
+    },
     migrations: {
       tableName: 'mikro_orm_migrations',
       // Listed in code rather than discovered on disk, so the same list runs
@@ -32,6 +38,16 @@ export function ormOptions(settings: OrmSettings): Options {
     // Entities are declared with EntitySchema; nothing to discover.
     discovery: { warnWhenNoEntities: true },
     allowGlobalContext: false,
+  };
+}
+
+function knexLog(logger: Logger | undefined) {
+  const log = logger?.child({ component: 'database' });
+  return {
+    warn: (message: string) => log?.warn(message),
+    error: (message: string) => log?.error(message),
+    deprecate: (message: string) => log?.debug(message),
+    debug: (message: string) => log?.debug(message),
   };
 }
 
