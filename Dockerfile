@@ -1,0 +1,87 @@
+# syntax=docker/dockerfile:1
+#
+# Images of taskproc, built from one context (the repository root):
+#
+#   runtime  task-api, processor and the migrate step (the command is set by
+#            docker-compose.yml), compiled JavaScript and production
+#            dependencies only, running as the unprivileged "node" user.
+#   envoy    the official Envoy image plus the protobuf descriptor set its
+#            gRPC-JSON transcoder reads; envoy.yaml and the Lua scripts are
+#            mounted by docker-compose.yml.
+#   test     the build stage with dev dependencies and the test suites, for
+#            docker-compose.test.yml.
+#
+# Node.js: an LTS line in support (24 "Krypton", maintained until April 2028).
+ARG NODE_IMAGE=node:24-bookworm-slim
+ARG ENVOY_IMAGE=envoyproxy/envoy:v1.39.6
+
+# --- deps: every dependency, from the lockfile only ------------------------
+FROM ${NODE_IMAGE} AS deps
+WORKDIR /app
+ENV npm_config_update_notifier=false npm_config_fund=false npm_config_audit=false
+# Manifests first, so editing source does not invalidate the npm ci layer.
+COPY package.json package-lock.json ./
+COPY packages/contract/package.json packages/contract/
+COPY packages/core/package.json packages/core/
+COPY services/task-api/package.json services/task-api/
+COPY services/processor/package.json services/processor/
+COPY gateway/package.json gateway/
+RUN --mount=type=cache,target=/root/.npm npm ci
+
+# --- build: generated code, descriptor set, compiled workspaces ------------
+FROM deps AS build
+COPY buf.yaml buf.gen.yaml tsconfig.base.json tsconfig.json ./
+COPY proto proto
+COPY third_party third_party
+COPY packages packages
+COPY services services
+COPY gateway gateway
+# Regenerated from proto/ rather than trusted from the context: the image is
+# then right by construction even when someone forgot `make generate`.
+RUN npx buf generate \
+ && npx buf build --as-file-descriptor-set -o packages/contract/descriptor.binpb \
+ && npx tsc -b
+
+# --- test: the suites run by docker-compose.test.yml -----------------------
+FROM build AS test
+COPY vitest.config.ts .env.test ./
+COPY test test
+# Vite writes its config bundle and vitest its results cache under
+# node_modules; the rest stays read-only to the test user.
+RUN mkdir -p node_modules/.vite node_modules/.vite-temp \
+ && chown node:node node_modules/.vite node_modules/.vite-temp
+USER node
+CMD ["npx", "vitest", "run"]
+
+# --- prod-deps: the build without dev dependencies -------------------------
+FROM build AS prod-deps
+RUN npm prune --omit=dev
+
+# --- envoy: the gateway --------------------------------------------------------
+FROM ${ENVOY_IMAGE} AS envoy
+# Same bytes as packages/contract/descriptor.binpb; path agreed with gateway/envoy.yaml.
+COPY --from=build /app/packages/contract/descriptor.binpb /etc/envoy/taskproc.binpb
+
+# --- runtime: task-api, processor, migrate (last, so the default target) -----
+FROM ${NODE_IMAGE} AS runtime
+ENV NODE_ENV=production
+WORKDIR /app
+# Owned by root and not writable by the service user: the code cannot be
+# changed by the process that runs it.
+COPY --from=prod-deps /app/package.json ./
+# node_modules/@taskproc/* are workspace symlinks to the folders below.
+COPY --from=prod-deps /app/node_modules node_modules
+COPY --from=prod-deps /app/packages/contract/package.json /app/packages/contract/descriptor.binpb packages/contract/
+COPY --from=prod-deps /app/packages/contract/dist packages/contract/dist
+COPY --from=prod-deps /app/packages/core/package.json packages/core/
+COPY --from=prod-deps /app/packages/core/dist packages/core/dist
+COPY --from=prod-deps /app/services/task-api/package.json services/task-api/
+COPY --from=prod-deps /app/services/task-api/dist services/task-api/dist
+COPY --from=prod-deps /app/services/processor/package.json services/processor/
+COPY --from=prod-deps /app/services/processor/dist services/processor/dist
+COPY --from=prod-deps /app/gateway/package.json gateway/
+COPY deploy/probes deploy/probes
+USER node
+EXPOSE 50051
+# docker-compose.yml sets each service's command; this default is task-api's.
+CMD ["node", "services/task-api/dist/main.js"]
