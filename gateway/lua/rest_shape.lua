@@ -1,0 +1,402 @@
+-- The REST shape rule, as an Envoy Lua filter (envoy.filters.http.lua).
+--
+-- Listed before the gRPC-JSON transcoder in envoy.yaml, so it sees a REST
+-- request before the transcoder turns it into gRPC, and the transcoded (or
+-- locally generated) response after. It only touches REST traffic: gRPC
+-- requests (content-type application/grpc or application/grpc+...) pass by.
+--
+-- What it does, and why the transcoder cannot:
+--   * a body over 1 MiB (by its content-length) is refused with 413 before
+--     anything is read; the transcoder's own max_request_body_size catches a
+--     chunked body;
+--   * a successful `POST /task` answers 201 (the transcoder only knows 200);
+--   * a response of the form {"task": {...}} becomes the task itself, because
+--     Envoy refuses `response_body` on non-HttpBody fields (envoyproxy/envoy#11136);
+--   * in a task, status "TASK_STATUS_PENDING" becomes "pending", a missing
+--     updated_at becomes null, and both timestamps get exactly six fractional
+--     digits and "Z";
+--   * every error body is google.rpc.Status JSON, {"code":N,"message":"...",
+--     "details":[]}: the transcoder already writes that for gRPC errors
+--     (convert_grpc_status), and Envoy's own local replies (404 no route,
+--     413, 400 unreadable body, 503 upstream down, ...) get a fixed message
+--     per HTTP status, so no parser or connection detail reaches a client.
+--
+-- The same rule lives in gateway/src/rest-shape.ts for the embedded gateway;
+-- both are run against gateway/test/fixtures/rest-shape-cases.json.
+--
+-- The rewrite never re-encodes a value it does not change: the output is cut
+-- from the transcoder's own bytes, so a task's content passes through
+-- byte for byte whatever it contains.
+
+local rest_shape = {}
+
+rest_shape.MAX_REQUEST_BODY_BYTES = 1048576
+rest_shape.METADATA_NAMESPACE = "taskproc.rest_shape"
+
+-- Routes whose successful answer is "created". Matched on method and path
+-- (without the query string), as the REST contract names them.
+local CREATED_ROUTES = { ["POST /task"] = true }
+
+-- Fixed google.rpc.Status for responses that carry no Status JSON of their
+-- own (Envoy's local replies). Index: HTTP status.
+local LOCAL_REPLY_STATUS = {
+  [400] = { 3, "malformed request: the body or query string does not fit this route" },
+  [404] = { 5, "no route for this method and path" },
+  [413] = { 8, "request body larger than 1 MiB" },
+  [500] = { 13, "internal error" },
+  [502] = { 14, "upstream unavailable" },
+  [503] = { 14, "upstream unavailable" },
+  [504] = { 4, "upstream timed out" },
+}
+local UNKNOWN_LOCAL_REPLY = { 2, "request failed" }
+
+---------------------------------------------------------------------------
+-- JSON scanning. Each scanned value records where it starts and ends in the
+-- text, so callers can copy untouched values verbatim.
+---------------------------------------------------------------------------
+
+local json = {}
+json.null = setmetatable({}, { __tostring = function() return "null" end })
+
+local function fail(message, position)
+  error({ json_error = message .. " at byte " .. tostring(position) }, 0)
+end
+
+local function skip_space(text, i)
+  local _, last = string.find(text, "^[ \t\r\n]*", i)
+  return last + 1
+end
+
+local function utf8_char(code)
+  if code < 0x80 then
+    return string.char(code)
+  elseif code < 0x800 then
+    return string.char(0xC0 + math.floor(code / 0x40), 0x80 + code % 0x40)
+  elseif code < 0x10000 then
+    return string.char(0xE0 + math.floor(code / 0x1000), 0x80 + math.floor(code / 0x40) % 0x40, 0x80 + code % 0x40)
+  end
+  return string.char(
+    0xF0 + math.floor(code / 0x40000),
+    0x80 + math.floor(code / 0x1000) % 0x40,
+    0x80 + math.floor(code / 0x40) % 0x40,
+    0x80 + code % 0x40
+  )
+end
+
+local SIMPLE_ESCAPES = { ['"'] = '"', ["\\"] = "\\", ["/"] = "/", b = "\b", f = "\f", n = "\n", r = "\r", t = "\t" }
+
+local function scan_string(text, first)
+  local parts = {}
+  local i = first + 1
+  while true do
+    local stop = string.find(text, '["\\%c]', i)
+    if not stop then fail("unterminated string", first) end
+    parts[#parts + 1] = string.sub(text, i, stop - 1)
+    local char = string.sub(text, stop, stop)
+    if char == '"' then
+      return { kind = "string", value = table.concat(parts), first = first, last = stop }, stop + 1
+    elseif char == "\\" then
+      local escape = string.sub(text, stop + 1, stop + 1)
+      if SIMPLE_ESCAPES[escape] then
+        parts[#parts + 1] = SIMPLE_ESCAPES[escape]
+        i = stop + 2
+      elseif escape == "u" then
+        local hex = string.match(text, "^%x%x%x%x", stop + 2)
+        if not hex then fail("bad \\u escape", stop) end
+        local code = tonumber(hex, 16)
+        i = stop + 6
+        if code >= 0xD800 and code <= 0xDBFF then
+          local low = string.match(text, "^\\u(%x%x%x%x)", i)
+          local low_code = low and tonumber(low, 16)
+          if low_code and low_code >= 0xDC00 and low_code <= 0xDFFF then
+            code = 0x10000 + (code - 0xD800) * 0x400 + (low_code - 0xDC00)
+            i = i + 6
+          end
+        end
+        parts[#parts + 1] = utf8_char(code)
+      else
+        fail("bad escape", stop)
+      end
+    else
+      fail("control character in string", stop)
+    end
+  end
+end
+
+local scan_value
+
+local function scan_object(text, first)
+  local node = { kind = "object", members = {}, first = first }
+  local i = skip_space(text, first + 1)
+  if string.sub(text, i, i) == "}" then
+    node.last = i
+    return node, i + 1
+  end
+  while true do
+    if string.sub(text, i, i) ~= '"' then fail("expected a key", i) end
+    local key
+    key, i = scan_string(text, i)
+    i = skip_space(text, i)
+    if string.sub(text, i, i) ~= ":" then fail("expected ':'", i) end
+    local value
+    value, i = scan_value(text, skip_space(text, i + 1))
+    node.members[#node.members + 1] = { key = key.value, key_first = key.first, key_last = key.last, value = value }
+    i = skip_space(text, i)
+    local char = string.sub(text, i, i)
+    if char == "}" then
+      node.last = i
+      return node, i + 1
+    elseif char ~= "," then
+      fail("expected ',' or '}'", i)
+    end
+    i = skip_space(text, i + 1)
+  end
+end
+
+local function scan_array(text, first)
+  local node = { kind = "array", items = {}, first = first }
+  local i = skip_space(text, first + 1)
+  if string.sub(text, i, i) == "]" then
+    node.last = i
+    return node, i + 1
+  end
+  while true do
+    local item
+    item, i = scan_value(text, i)
+    node.items[#node.items + 1] = item
+    i = skip_space(text, i)
+    local char = string.sub(text, i, i)
+    if char == "]" then
+      node.last = i
+      return node, i + 1
+    elseif char ~= "," then
+      fail("expected ',' or ']'", i)
+    end
+    i = skip_space(text, i + 1)
+  end
+end
+
+local function scan_number(text, first)
+  local i = first
+  if string.sub(text, i, i) == "-" then i = i + 1 end
+  local int_part = string.match(text, "^0", i) or string.match(text, "^[1-9]%d*", i)
+  if not int_part then fail("bad number", first) end
+  i = i + #int_part
+  local fraction = string.match(text, "^%.%d+", i)
+  if fraction then i = i + #fraction end
+  local exponent = string.match(text, "^[eE][-+]?%d+", i)
+  if exponent then i = i + #exponent end
+  return { kind = "number", value = tonumber(string.sub(text, first, i - 1)), first = first, last = i - 1 }, i
+end
+
+local LITERALS = { ["true"] = true, ["false"] = false, null = json.null }
+
+scan_value = function(text, i)
+  local char = string.sub(text, i, i)
+  if char == "{" then return scan_object(text, i) end
+  if char == "[" then return scan_array(text, i) end
+  if char == '"' then return scan_string(text, i) end
+  if char == "-" or string.match(char, "%d") then return scan_number(text, i) end
+  for word, value in pairs(LITERALS) do
+    if string.sub(text, i, i + #word - 1) == word then
+      return { kind = "literal", value = value, first = i, last = i + #word - 1 }, i + #word
+    end
+  end
+  fail("unexpected character", i)
+end
+
+--- Scans a whole JSON text. Returns the root node, or nil and a message.
+function json.scan(text)
+  local ok, result = pcall(function()
+    local node, i = scan_value(text, skip_space(text, 1))
+    if skip_space(text, i) <= #text then fail("trailing characters", i) end
+    return node
+  end)
+  if ok then return result end
+  if type(result) == "table" and result.json_error then return nil, result.json_error end
+  error(result, 0)
+end
+
+--- Converts a scanned node to plain Lua values (objects and arrays as tables).
+function json.to_value(node)
+  if node.kind == "object" then
+    local object = {}
+    for _, member in ipairs(node.members) do object[member.key] = json.to_value(member.value) end
+    return object
+  elseif node.kind == "array" then
+    local array = {}
+    for index, item in ipairs(node.items) do array[index] = json.to_value(item) end
+    return array
+  end
+  return node.value
+end
+
+rest_shape.json = json
+
+---------------------------------------------------------------------------
+-- The rule.
+---------------------------------------------------------------------------
+
+local function member_named(object, key)
+  for _, member in ipairs(object.members) do
+    if member.key == key then return member end
+  end
+  return nil
+end
+
+--- "2024-10-28T08:04:08.99Z" -> "2024-10-28T08:04:08.990000Z"; nil if not a protobuf JSON timestamp.
+function rest_shape.normalize_timestamp(value)
+  local whole, fraction = string.match(value, "^(%d%d%d%d%-%d%d%-%d%dT%d%d:%d%d:%d%d)%.(%d+)Z$")
+  if not whole then
+    whole = string.match(value, "^(%d%d%d%d%-%d%d%-%d%dT%d%d:%d%d:%d%d)Z$")
+    fraction = ""
+  end
+  if not whole then return nil end
+  fraction = string.sub(fraction .. "000000", 1, 6)
+  return whole .. "." .. fraction .. "Z"
+end
+
+--- "TASK_STATUS_PENDING" -> "pending"; nil for anything else.
+function rest_shape.short_status(value)
+  local name = string.match(value, "^TASK_STATUS_([A-Z0-9_]+)$")
+  return name and string.lower(name) or nil
+end
+
+local TIMESTAMP_KEYS = { created_at = true, updated_at = true }
+
+-- Rewrites one task object, copying every untouched key and value verbatim.
+local function shape_task(text, task)
+  local out = { "{" }
+  for index, member in ipairs(task.members) do
+    if index > 1 then out[#out + 1] = "," end
+    out[#out + 1] = string.sub(text, member.key_first, member.key_last)
+    out[#out + 1] = ":"
+    local value = member.value
+    local replacement
+    if value.kind == "string" and member.key == "status" then
+      replacement = rest_shape.short_status(value.value)
+    elseif value.kind == "string" and TIMESTAMP_KEYS[member.key] then
+      replacement = rest_shape.normalize_timestamp(value.value)
+    end
+    if replacement then
+      out[#out + 1] = '"' .. replacement .. '"'
+    else
+      out[#out + 1] = string.sub(text, value.first, value.last)
+    end
+  end
+  if not member_named(task, "updated_at") then
+    out[#out + 1] = (#task.members > 0 and "," or "") .. '"updated_at":null'
+  end
+  out[#out + 1] = "}"
+  return table.concat(out)
+end
+
+--- The body of a successful REST response: {"task": {...}} becomes the
+--- reshaped task; anything else is returned unchanged.
+function rest_shape.shape_success_body(text)
+  local root = json.scan(text)
+  if not root or root.kind ~= "object" or #root.members ~= 1 then return text end
+  local only = root.members[1]
+  if only.key ~= "task" or only.value.kind ~= "object" then return text end
+  return shape_task(text, only.value)
+end
+
+local function status_json(code, message)
+  -- The fixed messages are plain ASCII without quotes or backslashes.
+  return string.format('{"code":%d,"message":"%s","details":[]}', code, message)
+end
+
+--- The fixed Status JSON for a local reply with this HTTP status.
+function rest_shape.local_reply_body(http_status)
+  local entry = LOCAL_REPLY_STATUS[http_status] or UNKNOWN_LOCAL_REPLY
+  return status_json(entry[1], entry[2])
+end
+
+local function is_status_json(text)
+  local root = json.scan(text)
+  if not root or root.kind ~= "object" then return false end
+  local code, message, details = member_named(root, "code"), member_named(root, "message"), member_named(root, "details")
+  return code ~= nil and code.value.kind == "number" and code.value.value % 1 == 0
+    and message ~= nil and message.value.kind == "string"
+    and details ~= nil and details.value.kind == "array"
+end
+
+local function path_without_query(path)
+  return string.match(path or "", "^[^?]*")
+end
+
+--- Is this a gRPC request (which the gateway passes through untouched)?
+--- Same test as Envoy's Grpc::Common::hasGrpcContentType.
+function rest_shape.is_grpc(content_type)
+  if content_type == nil then return false end
+  return content_type == "application/grpc" or string.sub(content_type, 1, 17) == "application/grpc+"
+end
+
+--- Request phase: nil to let the request through, or a response to send
+--- instead ({status, content_type, body}).
+function rest_shape.check_request(request)
+  local length = tonumber(request.content_length or "")
+  if length and length > rest_shape.MAX_REQUEST_BODY_BYTES then
+    return { status = 413, content_type = "application/json", body = rest_shape.local_reply_body(413) }
+  end
+  return nil
+end
+
+--- Response phase. `request` = {method, path}; `response` = {status,
+--- content_type, body}. Returns the response to send, {status, content_type, body}.
+function rest_shape.shape_response(request, response)
+  local status, content_type, body = response.status, response.content_type, response.body or ""
+  if status >= 200 and status < 300 then
+    if content_type == "application/json" then body = rest_shape.shape_success_body(body) end
+    if status == 200 and CREATED_ROUTES[request.method .. " " .. path_without_query(request.path)] then
+      status = 201
+    end
+  elseif status >= 400 and not (content_type == "application/json" and is_status_json(body)) then
+    content_type = "application/json"
+    body = rest_shape.local_reply_body(status)
+  end
+  return { status = status, content_type = content_type, body = body }
+end
+
+---------------------------------------------------------------------------
+-- Envoy entry points.
+---------------------------------------------------------------------------
+
+-- gRPC's own headers say nothing a REST client needs once the body carries
+-- the Status, and the embedded gateway does not send them either.
+local GRPC_RESPONSE_HEADERS = { "grpc-status", "grpc-message", "grpc-status-details-bin" }
+
+function envoy_on_request(handle)
+  local headers = handle:headers()
+  if rest_shape.is_grpc(headers:get("content-type")) then return end
+  local request = { method = headers:get(":method"), path = headers:get(":path") }
+  -- The response phase cannot see request headers; remember what it needs.
+  local metadata = handle:streamInfo():dynamicMetadata()
+  metadata:set(rest_shape.METADATA_NAMESPACE, "method", request.method)
+  metadata:set(rest_shape.METADATA_NAMESPACE, "path", request.path)
+  local refusal = rest_shape.check_request({ content_length = headers:get("content-length") })
+  if refusal then
+    handle:respond({ [":status"] = tostring(refusal.status), ["content-type"] = refusal.content_type }, refusal.body)
+  end
+end
+
+function envoy_on_response(handle)
+  local request = handle:streamInfo():dynamicMetadata():get(rest_shape.METADATA_NAMESPACE)
+  if request == nil or request.method == nil then return end -- gRPC: untouched
+  local headers = handle:headers()
+  for _, name in ipairs(GRPC_RESPONSE_HEADERS) do headers:remove(name) end
+  if request.method == "HEAD" then return end -- no body to shape
+  local body = handle:body(true)
+  local original = body:getBytes(0, body:length())
+  local shaped = rest_shape.shape_response(request, {
+    status = tonumber(headers:get(":status")),
+    content_type = headers:get("content-type"),
+    body = original,
+  })
+  headers:replace(":status", tostring(shaped.status))
+  if shaped.content_type then headers:replace("content-type", shaped.content_type) end
+  -- setBytes also sets content-length to the new size.
+  if shaped.body ~= original then body:setBytes(shaped.body) end
+end
+
+return rest_shape
