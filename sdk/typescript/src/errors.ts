@@ -1,0 +1,62 @@
+import { Code, ConnectError } from '@connectrpc/connect';
+
+/**
+ * Every failed call of a TaskClient throws a TaskClientError, or one of the
+ * subclasses below for the codes the TaskService documents. `code` is the
+ * gRPC/Connect code; `message` is the server's message without the code
+ * prefix; `cause` is the original ConnectError (with metadata and details).
+ */
+export class TaskClientError extends Error {
+  override name = 'TaskClientError';
+  readonly code: Code;
+
+  constructor(message: string, code: Code, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+  }
+
+  /** The code's name as gRPC spells it, e.g. "NOT_FOUND". */
+  get codeName(): string {
+    return grpcCodeName(this.code);
+  }
+}
+
+/** INVALID_ARGUMENT: the content is empty or too long, or the id is not a UUID. */
+export class InvalidTaskError extends TaskClientError {
+  override name = 'InvalidTaskError';
+}
+
+/** NOT_FOUND: no task has this id. */
+export class TaskNotFoundError extends TaskClientError {
+  override name = 'TaskNotFoundError';
+}
+
+/** FAILED_PRECONDITION: the task is already completed or canceled (the message names which). */
+export class TaskFinalError extends TaskClientError {
+  override name = 'TaskFinalError';
+}
+
+/** UNAVAILABLE: the service, or its database or broker, cannot be reached. Retrying later may help. */
+export class ServiceUnavailableError extends TaskClientError {
+  override name = 'ServiceUnavailableError';
+}
+
+const ERROR_CLASSES: Partial<Record<Code, typeof TaskClientError>> = {
+  [Code.InvalidArgument]: InvalidTaskError,
+  [Code.NotFound]: TaskNotFoundError,
+  [Code.FailedPrecondition]: TaskFinalError,
+  [Code.Unavailable]: ServiceUnavailableError,
+};
+
+/** Turns anything a Connect client throws into the matching TaskClientError. */
+export function toTaskClientError(error: unknown): TaskClientError {
+  if (error instanceof TaskClientError) return error;
+  const connectError = ConnectError.from(error);
+  const ErrorClass = ERROR_CLASSES[connectError.code] ?? TaskClientError;
+  return new ErrorClass(connectError.rawMessage, connectError.code, { cause: connectError });
+}
+
+/** "NOT_FOUND" for Code.NotFound: the names gRPC tools and other SDKs print. */
+export function grpcCodeName(code: Code): string {
+  return (Code[code] ?? 'UNKNOWN').replace(/(?<=[a-z])(?=[A-Z])/g, '_').toUpperCase();
+}

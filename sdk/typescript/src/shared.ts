@@ -1,0 +1,30 @@
+// What both entries (Node.js and web) export.
+export { TaskService, TaskStatus, type Task } from '@taskproc/contract';
+export { Code } from '@connectrpc/connect';
+export {
+  TRANSPORT_NAMES,
+  createTaskClientFromTransport,
+  isTransportName,
+  type TaskClient,
+  type TransportName,
+} from './client.js';
+export {
+  InvalidTaskError,
+  ServiceUnavailableError,
+  TaskClientError,
+  TaskFinalError,
+  TaskNotFoundError,
+  grpcCodeName,
+  toTaskClientError,
+} from './errors.js';
+export {
+  FINAL_STATUSES,
+  formatTimestamp,
+  isFinal,
+  parseStatus,
+  statusName,
+  toTaskJson,
+  type TaskJson,
+  type TaskStatusName,
+} from './task-json.js';
+export { WaitTimeoutError, waitForStatus, type WaitForStatusOptions } from './wait-for-status.js';
