@@ -76,7 +76,12 @@ export class TaskConsumer {
         await this.drain(10_000);
       }
       this.stopController.abort();
-      await this.session?.connection.close().catch(() => undefined);
+      const current = this.session;
+      // Channel first: its close handshake returns only after the broker has
+      // taken every ack and nack sent before it. Closing the connection
+      // straight away can overtake acks still buffered in the client.
+      await current?.channel.close().catch(() => undefined);
+      await current?.connection.close().catch(() => undefined);
     }
     await this.loop;
   }

@@ -21,6 +21,8 @@ export interface Harness {
   db: TestDatabase;
   store: TaskStore;
   topology: ReturnType<typeof taskTopology>;
+  /** The environment a processor process of this world runs with. */
+  processEnv(overrides?: Record<string, string>): Record<string, string>;
   /** A processor config for this world with some settings changed. */
   configWith(overrides: Record<string, string>): Readonly<ProcessorConfig>;
   /** Inserts a pending task and publishes its message. */
@@ -69,6 +71,7 @@ export async function createHarness(label: string, overrides: Record<string, str
     store,
     topology,
     configWith,
+    processEnv: (more = {}) => ({ ...env, DATABASE_URL: db.url, QUEUE_NAMESPACE: namespace, ...more }),
     async createTask(content = 'resize image 42') {
       const task = await store.createWithOutboxEntry(content);
       await publish(encodeTaskMessage(task.id), { messageId: task.id });
