@@ -1,12 +1,22 @@
-import { createLogger } from '@taskproc/core';
-import { readProcessorConfig } from './config.js';
+import { ConfigError, createLogger } from '@taskproc/core';
+import { readProcessorConfig, type ProcessorConfig } from './config.js';
 import { startProcessor, type Processor } from './processor.js';
 
 // The processor's process entry. SIGTERM/SIGINT stop it gracefully (finish or
 // return in-flight tasks, then close); a second signal forces exit, leaving
 // unacknowledged messages to the broker, which redelivers them.
 
-const config = readProcessorConfig(process.env);
+let config: Readonly<ProcessorConfig>;
+try {
+  config = readProcessorConfig(process.env);
+} catch (error) {
+  if (error instanceof ConfigError) {
+    // No logger yet: its level is part of the configuration.
+    process.stderr.write(`processor: ${error.message}\n`);
+    process.exit(78); // EX_CONFIG
+  }
+  throw error;
+}
 const logger = createLogger('processor', config.logLevel);
 
 let processor: Processor | null = null;
