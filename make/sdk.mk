@@ -3,7 +3,8 @@
 
 SDK_GENERATED := sdk/python/src sdk/go/taskproc
 SDK_APT := protobuf-compiler protobuf-compiler-grpc protoc-gen-go protoc-gen-go-grpc \
-  python3-grpcio python3-protobuf golang-go golang-google-grpc-dev golang-google-protobuf-dev
+  python3-grpcio python3-protobuf golang-go golang-google-grpc-dev golang-google-protobuf-dev \
+  golang-github-golang-protobuf-1-5-dev
 
 .PHONY: sdk check-sdk sdk-toolchain
 
