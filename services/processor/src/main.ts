@@ -24,9 +24,15 @@ let signals = 0;
 
 function onSignal(signal: NodeJS.Signals): void {
   signals += 1;
-  if (signals > 1 || !processor) {
+  if (signals > 1) {
     logger.warn({ signal }, 'forced exit');
     process.exit(1);
+  }
+  if (!processor) {
+    // Still waiting for PostgreSQL or RabbitMQ: nothing is held that the
+    // broker would not return by itself.
+    logger.info({ signal }, 'stopping before the processor started');
+    process.exit(0);
   }
   logger.info({ signal }, 'graceful shutdown requested');
   processor.close().then(
