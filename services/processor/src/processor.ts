@@ -30,7 +30,7 @@ export interface Processor {
  * is unreachable it keeps retrying with backoff.
  */
 export async function startProcessor(config: Readonly<ProcessorConfig>, logger: Logger = createLogger('processor', config.logLevel)): Promise<Processor> {
-  const orm = await openOrm({ databaseUrl: config.databaseUrl, poolSize: config.databasePoolSize });
+  const orm = await openOrm({ databaseUrl: config.databaseUrl, poolSize: config.databasePoolSize, logger });
   const store = new TaskStore(orm);
   const events = new ProcessorEvents();
   const running = new RunningTasks();
