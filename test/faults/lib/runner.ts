@@ -1,0 +1,147 @@
+import { setTimeout as delay } from 'node:timers/promises';
+import { taskTopology } from '@taskproc/core';
+import { Broker } from './broker.js';
+import { check, percentile } from './checker.js';
+import { ScenarioDatabase } from './database.js';
+import { LoadRecord } from './load.js';
+import { freePort } from './ports.js';
+import type { ScenarioResult } from './report.js';
+import type { Infrastructure, Scenario, ScenarioContext } from './scenario.js';
+import { Supervisor } from './supervisor.js';
+import { System } from './system.js';
+
+/** Each scenario must finish (services, load, fault, drain, check) within this. */
+export const SCENARIO_BUDGET_MS = 120_000;
+const DEFAULT_DRAIN_MS = 45_000;
+
+/** The services' settings unless a scenario says otherwise: .env.test's shape, short work. */
+function defaultSettings(): Record<string, string> {
+  return {
+    DATABASE_POOL_SIZE: '10',
+    QUEUE_DELIVERY_LIMIT: '5',
+    LOG_LEVEL: 'info',
+    TASK_API_HOST: '127.0.0.1',
+    OUTBOX_POLL_INTERVAL_MS: '500',
+    OUTBOX_BATCH_SIZE: '200',
+    TASK_API_SHUTDOWN_GRACE_MS: '3000',
+    PROCESSOR_PREFETCH: '50',
+    PROCESSING_DURATION_MS: '300',
+    PROCESSOR_SHUTDOWN_GRACE_MS: '5000',
+    GATEWAY_HOST: '127.0.0.1',
+  };
+}
+
+export interface RunnerOptions {
+  repoRoot: string;
+  logRoot: string;
+  infra: Infrastructure;
+  /** Lets an emergency exit kill the current scenario's processes. */
+  onSupervisor(supervisor: Supervisor): void;
+}
+
+/**
+ * Runs one scenario end to end: a fresh database and queue namespace, the
+ * scenario itself (bounded in time), then — whatever happened — the
+ * infrastructure back up, a drain, the services stopped, and the check.
+ */
+export async function runScenario(scenario: Scenario, options: RunnerOptions): Promise<ScenarioResult> {
+  const started = Date.now();
+  const { infra } = options;
+  const log = (message: string) => process.stderr.write(`[${scenario.id} ${((Date.now() - started) / 1000).toFixed(1).padStart(5)}s] ${message}\n`);
+  const failures: string[] = [];
+  const notes: string[] = [];
+  let expectedDeadLettered = 0;
+  let badInput5xx = 0;
+
+  const dbName = `faults_${scenario.id.replace(/\W/g, '_')}`;
+  const db = await ScenarioDatabase.create(infra.postgres.url('postgres'), dbName);
+  const namespace = `faults.${scenario.id}`;
+  const topology = taskTopology(namespace, Number(scenario.settings?.QUEUE_DELIVERY_LIMIT ?? 5));
+  const [taskApiPort, gatewayPort] = [await freePort(), await freePort()];
+  const env: Record<string, string> = {
+    ...defaultSettings(),
+    DATABASE_URL: db.url,
+    AMQP_URL: infra.rabbit.amqpUrl,
+    QUEUE_NAMESPACE: namespace,
+    TASK_API_PORT: String(taskApiPort),
+    GATEWAY_PORT: String(gatewayPort),
+    GATEWAY_UPSTREAM_URL: `http://127.0.0.1:${taskApiPort}`,
+    ...scenario.settings,
+  };
+  const supervisor = new Supervisor(options.repoRoot, `${options.logRoot}/${scenario.id}`);
+  options.onSupervisor(supervisor);
+  const system = new System(supervisor, options.repoRoot, env);
+  const record = new LoadRecord();
+  const ctx: ScenarioContext = {
+    infra,
+    db,
+    system,
+    topology,
+    record,
+    log,
+    fail: (message) => failures.push(message),
+    note: (message) => notes.push(message),
+    expectDeadLettered: (count) => (expectedDeadLettered = count),
+    countBadInput5xx: (count) => (badInput5xx = count),
+  };
+
+  log(scenario.title);
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      scenario.run(ctx),
+      new Promise((_, reject) => (timer = setTimeout(() => reject(new Error('scenario ran out of its time budget')), SCENARIO_BUDGET_MS))),
+    ]);
+  } catch (error) {
+    failures.push(`scenario aborted: ${error instanceof Error ? error.message : String(error)}`);
+  } finally {
+    clearTimeout(timer);
+  }
+
+  // Put back whatever the scenario disturbed before judging the end state.
+  await infra.postgres.ensureRunning();
+  await infra.rabbit.ensureRunning();
+
+  const drainStarted = Date.now();
+  const deadline = drainStarted + (ctx.drainTimeoutMs ?? DEFAULT_DRAIN_MS);
+  let unfinished: number | null = null;
+  while (Date.now() < deadline) {
+    unfinished = await db.unfinishedCount();
+    if (unfinished === 0) break;
+    await delay(250);
+  }
+  log(`drained in ${((Date.now() - drainStarted) / 1000).toFixed(1)} s (${unfinished} unfinished)`);
+
+  const broker = await Broker.connect(infra.rabbit.amqpUrl, topology);
+  try {
+    // Duplicates may still sit in the queue after every task is final; let
+    // the processors acknowledge them before stopping them.
+    for (let quiet = 0, until = Date.now() + 10_000; quiet < 3 && Date.now() < until; ) {
+      quiet = (await broker.depth(topology.taskQueue).catch(() => 1)) === 0 ? quiet + 1 : 0;
+      await delay(200);
+    }
+    await supervisor.stopAll();
+    const taskQueueDepth = await broker.depth(topology.taskQueue);
+    const reasons = await broker.deadLetterReasons();
+    const unexplained = reasons.filter((r) => r === null).length;
+    if (unexplained > 0) failures.push(`${unexplained} dead letter(s) without an ${'x-taskproc-reason'} header (delivery limit reached?)`);
+    const outcome = await check({ db, record, taskQueueDepth, deadLettered: reasons.length, expectedDeadLettered, badInput5xx });
+    failures.push(...outcome.failures, ...supervisor.unexpectedExits);
+    notes.unshift(...outcome.notes);
+    if (outcome.latenciesMs.length > 0) {
+      const [p50, p99] = [percentile(outcome.latenciesMs, 50), percentile(outcome.latenciesMs, 99)];
+      notes.push(`throughput ${outcome.throughputPerSecond.toFixed(1)} tasks/s; submit-to-completed p50 ${p50} ms, p99 ${p99} ms`);
+    }
+    const answers = record.answerHistogram();
+    if (Object.keys(answers).length > 0) {
+      notes.push(`answers: ${Object.entries(answers).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+    }
+    const durationMs = Date.now() - started;
+    if (durationMs > SCENARIO_BUDGET_MS) failures.push(`took ${(durationMs / 1000).toFixed(0)} s, over the 2-minute budget`);
+    return { id: scenario.id, title: scenario.title, figures: outcome.figures, failures, notes, durationMs };
+  } finally {
+    supervisor.killAll();
+    await broker.close();
+    await db.close();
+  }
+}

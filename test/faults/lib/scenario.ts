@@ -1,0 +1,46 @@
+import type { PrivatePostgres } from './infra/postgres.js';
+import type { PrivateRabbit } from './infra/rabbitmq.js';
+import type { ScenarioDatabase } from './database.js';
+import type { LoadRecord } from './load.js';
+import type { System } from './system.js';
+import type { TaskTopology } from '@taskproc/core';
+
+export interface Infrastructure {
+  postgres: PrivatePostgres;
+  rabbit: PrivateRabbit;
+}
+
+/** What a scenario works with; the runner creates it fresh for each one. */
+export interface ScenarioContext {
+  infra: Infrastructure;
+  db: ScenarioDatabase;
+  system: System;
+  topology: TaskTopology;
+  record: LoadRecord;
+  /** Progress lines on stderr, prefixed with the scenario id. */
+  log(message: string): void;
+  /** A check of the scenario's own that failed; fails the scenario. */
+  fail(message: string): void;
+  /** A figure worth printing under the table (throughput, timings, how often a race went each way). */
+  note(message: string): void;
+  /** Dead letters the scenario put there on purpose (default 0). */
+  expectDeadLettered(count: number): void;
+  /** 5xx answers to bad input (scenario 10). */
+  countBadInput5xx(count: number): void;
+  /** Wait longer than the default before calling what is left unfinished "stuck". */
+  drainTimeoutMs?: number;
+}
+
+export interface Scenario {
+  /** Two digits and a slug, e.g. "02-processor-kill9"; the table's first column. */
+  id: string;
+  title: string;
+  /** Service settings that differ from the suite's defaults. */
+  settings?: Record<string, string>;
+  /**
+   * Starts the services it needs (ctx.system), drives the load, injects the
+   * fault and puts back what it disturbed. The runner then drains, stops the
+   * services and checks the final state.
+   */
+  run(ctx: ScenarioContext): Promise<void>;
+}
