@@ -30,9 +30,10 @@ check-generated: generate ## fail if generated code differs from what is committ
 	@test -z "$$(git status --porcelain -- packages/contract/src/gen)" \
 	  || { echo "generated files are not committed: run 'make generate' and commit the result"; exit 1; }
 
-lint: $(NPM_STAMP) ## buf lint and the TypeScript type check
+lint: $(NPM_STAMP) ## buf lint and the TypeScript type check of sources and tests
 	npx buf lint
 	npx tsc -b
+	npx tsc -p tsconfig.test.json
 
 build: $(NPM_STAMP) generate ## compile every workspace to dist/
 	npx tsc -b
