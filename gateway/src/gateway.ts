@@ -1,0 +1,88 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import type { Registry } from '@bufbuild/protobuf';
+import type { Transport } from '@connectrpc/connect';
+import type { Logger } from '@taskproc/core';
+import { MAX_REQUEST_BODY_BYTES } from './limits.js';
+import { BodyTooLargeError, readBody } from './request-body.js';
+import { buildRequestMessage, RequestMappingError } from './request-message.js';
+import { checkRequest, localReply, shapeResponse, type RestRequest, type RestResponse } from './rest-shape.js';
+import { parseQuery, type RouteTable } from './route-table.js';
+import { callUnary, UpstreamFailure } from './upstream.js';
+
+// One REST request, in the order Envoy's filter chain handles it: the Lua
+// filter's size check, the transcoder's route lookup and body parsing, the
+// upstream call, then the REST shape rule on whatever came back.
+
+export interface GatewayDeps {
+  routes: RouteTable;
+  transport: Transport;
+  registry: Registry;
+  requestTimeoutMs: number;
+}
+
+export async function handleRestRequest(incoming: IncomingMessage, deps: GatewayDeps, log: Logger): Promise<RestResponse> {
+  const request: RestRequest = { method: incoming.method ?? 'GET', path: incoming.url ?? '/' };
+  const refusal = checkRequest({ contentLength: incoming.headers['content-length'] });
+  if (refusal) return refusal;
+
+  const [path = '/', query = ''] = splitOnce(request.path, '?');
+  const match = deps.routes.match(request.method, path);
+  if (!match) return localReply(404);
+  const queryBindings = parseQuery(query);
+  if (!queryBindings) return localReply(400);
+
+  let input;
+  try {
+    const body = await readBody(incoming, MAX_REQUEST_BODY_BYTES);
+    input = buildRequestMessage(match.route, { body, bindings: [...match.pathBindings, ...queryBindings] }, deps.registry);
+  } catch (error) {
+    if (error instanceof BodyTooLargeError) return localReply(413);
+    if (error instanceof RequestMappingError) {
+      log.debug({ err: error.cause ?? error }, 'request not transcodable');
+      return localReply(400);
+    }
+    throw error;
+  }
+
+  try {
+    const transcoded = await callUnary(deps.transport, match.route.method, input, {
+      headers: upstreamHeaders(incoming),
+      timeoutMs: deps.requestTimeoutMs,
+      registry: deps.registry,
+    });
+    return shapeResponse(request, transcoded);
+  } catch (error) {
+    if (error instanceof UpstreamFailure) {
+      log.warn({ err: error.cause, status: error.httpStatus }, error.message);
+      return localReply(error.httpStatus);
+    }
+    throw error;
+  }
+}
+
+function splitOnce(text: string, separator: string): [string, string] {
+  const at = text.indexOf(separator);
+  return at < 0 ? [text, ''] : [text.slice(0, at), text.slice(at + 1)];
+}
+
+// Headers that belong to this hop or to the gRPC protocol; Envoy does not
+// forward them as metadata either.
+const HOP_HEADERS = new Set([
+  'host', 'connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer',
+  'content-type', 'content-length', 'content-encoding', 'accept', 'accept-encoding', 'expect', 'user-agent',
+]);
+
+/** Request headers forwarded as gRPC metadata, plus the x-forwarded-* and x-request-id Envoy adds. */
+function upstreamHeaders(incoming: IncomingMessage): Headers {
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(incoming.headers)) {
+    if (value === undefined || HOP_HEADERS.has(name) || name.startsWith('grpc-') || name.startsWith('connect-')) continue;
+    for (const item of Array.isArray(value) ? value : [value]) headers.append(name, item);
+  }
+  // Envoy's use_remote_address: the client is the connection's peer.
+  headers.set('x-forwarded-for', incoming.socket.remoteAddress ?? '');
+  headers.set('x-forwarded-proto', 'http');
+  if (!headers.has('x-request-id')) headers.set('x-request-id', randomUUID());
+  return headers;
+}

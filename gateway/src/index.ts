@@ -1,0 +1,117 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createRegistry, type DescFile } from '@bufbuild/protobuf';
+import { file_taskproc_v1_task } from '@taskproc/contract';
+import { createLogger, type Logger } from '@taskproc/core';
+import type { GatewayConfig } from './config.js';
+import { handleRestRequest, type GatewayDeps } from './gateway.js';
+import { annotatedServices, envoyIncompatibilities, readRestRoutes } from './http-rules.js';
+import { localReply, type RestResponse } from './rest-shape.js';
+import { RouteTable } from './route-table.js';
+import { REQUEST_TIMEOUT_MS } from './limits.js';
+import { connectUpstream } from './upstream.js';
+
+export type { GatewayConfig } from './config.js';
+export { readGatewayConfig } from './config.js';
+
+export interface StartGatewayOptions {
+  logger?: Logger;
+  /**
+   * The descriptors whose google.api.http rules become REST routes; the
+   * project's contract by default. Tests pass others to show that a new
+   * annotated method needs no gateway change.
+   */
+  files?: readonly DescFile[];
+  /** End-to-end time a REST request may take (Envoy route timeout); tests shorten it. */
+  requestTimeoutMs?: number;
+  /** Time in-flight requests get on close() before connections are cut. */
+  shutdownGraceMs?: number;
+}
+
+export interface RunningGateway {
+  /** e.g. http://127.0.0.1:8080 */
+  url: string;
+  port: number;
+  /** Stops accepting, lets in-flight requests finish (time-boxed), closes the upstream connection. Repeat-safe. */
+  close(): Promise<void>;
+}
+
+/** Starts the embedded REST gateway: REST on config.host:port, task-api at config.upstreamUrl. */
+export async function startGateway(config: GatewayConfig, options: StartGatewayOptions = {}): Promise<RunningGateway> {
+  const logger = options.logger ?? createLogger('gateway', config.logLevel);
+  const files = options.files ?? [file_taskproc_v1_task];
+  const services = annotatedServices(files);
+  const restRoutes = readRestRoutes(services);
+  for (const problem of restRoutes.flatMap(envoyIncompatibilities)) {
+    // Served anyway (response_body is ignored, as if it were unset); Envoy would not start.
+    logger.warn({ problem }, 'REST rule Envoy would refuse');
+  }
+  const upstream = connectUpstream(config.upstreamUrl);
+  const deps: GatewayDeps = {
+    routes: new RouteTable(restRoutes),
+    transport: upstream.transport,
+    registry: createRegistry(...files),
+    requestTimeoutMs: options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS,
+  };
+
+  const server = createServer((request, response) => {
+    void serve(request, response, deps, logger);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  logger.info(
+    { host: config.host, port: address.port, upstream: config.upstreamUrl, routes: restRoutes.map((r) => `${r.httpMethod} ${r.template.source}`) },
+    'gateway listening',
+  );
+
+  let closing: Promise<void> | undefined;
+  return {
+    url: `http://${host}:${address.port}`,
+    port: address.port,
+    close() {
+      closing ??= (async () => {
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        // A keep-alive connection turns idle once its request is answered (and
+        // any unread body discarded); close each as soon as it does.
+        const sweep = setInterval(() => server.closeIdleConnections(), 50);
+        server.closeIdleConnections();
+        const grace = setTimeout(() => server.closeAllConnections(), options.shutdownGraceMs ?? 10_000);
+        await closed;
+        clearInterval(sweep);
+        clearTimeout(grace);
+        upstream.close();
+        logger.info('gateway stopped');
+      })();
+      return closing;
+    },
+  };
+}
+
+async function serve(request: IncomingMessage, response: ServerResponse, deps: GatewayDeps, logger: Logger): Promise<void> {
+  const started = performance.now();
+  const log = logger.child({ method: request.method, path: request.url });
+  let answer: RestResponse;
+  try {
+    answer = await handleRestRequest(request, deps, log);
+  } catch (error) {
+    log.error({ err: error }, 'request failed');
+    answer = localReply(500);
+  }
+  const body = request.method === 'HEAD' ? '' : answer.body;
+  response.writeHead(answer.status, {
+    ...(answer.contentType ? { 'content-type': answer.contentType } : {}),
+    'content-length': Buffer.byteLength(body),
+    // Answered before the body was read (413, 404): the connection cannot be
+    // reused for another request, as with Envoy's early local replies.
+    ...(request.complete ? {} : { connection: 'close' }),
+  });
+  response.end(body);
+  log.info({ status: answer.status, durationMs: Math.round(performance.now() - started) }, 'request');
+}

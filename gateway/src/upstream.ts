@@ -1,0 +1,111 @@
+import { ConnectError, type Transport } from '@connectrpc/connect';
+import { createGrpcTransport, Http2SessionManager } from '@connectrpc/connect-node';
+import { create, toJsonString, type DescMessage, type DescMethod, type MessageShape, type Registry } from '@bufbuild/protobuf';
+import { AnySchema, anyPack } from '@bufbuild/protobuf/wkt';
+import { httpStatusOfGrpcCode } from './grpc-http-status.js';
+import { printLikeTranscoder, protobufJsonString, escapeLikeProtobuf } from './proto-json.js';
+import type { RestResponse } from './rest-shape.js';
+
+// The gateway's side of the wire to task-api: gRPC over HTTP/2 cleartext,
+// as Envoy's cluster speaks it, and the transcoded answer Envoy's
+// gRPC-JSON transcoder would hand on (before the REST shape rule).
+
+export interface Upstream {
+  transport: Transport;
+  close(): void;
+}
+
+export function connectUpstream(baseUrl: string): Upstream {
+  // One HTTP/2 connection, closed explicitly on shutdown.
+  const sessionManager = new Http2SessionManager(baseUrl, { idleConnectionTimeoutMs: 60_000 });
+  const transport = createGrpcTransport({ baseUrl, sessionManager });
+  return { transport, close: () => sessionManager.abort() };
+}
+
+/** Why no gRPC status came back: Envoy answers these itself (a local reply). */
+export class UpstreamFailure extends Error {
+  constructor(
+    readonly httpStatus: 503 | 504,
+    options: { cause: unknown },
+  ) {
+    super(httpStatus === 504 ? 'upstream timed out' : 'upstream unavailable', options);
+    this.name = 'UpstreamFailure';
+  }
+}
+
+const JSON_CONTENT_TYPE = 'application/json';
+const CONNECT_ATTEMPTS = 3; // Envoy: retry_on connect-failure, num_retries 2
+
+/**
+ * Calls one unary method. Resolves to the transcoded response: 200 with the
+ * message as JSON, or the gRPC error as an HTTP status with a google.rpc.Status
+ * body (convert_grpc_status). Rejects with UpstreamFailure when task-api
+ * could not be reached or did not answer in time.
+ */
+export async function callUnary(
+  transport: Transport,
+  method: DescMethod & { methodKind: 'unary' },
+  input: MessageShape<DescMessage>,
+  options: { headers: Headers; timeoutMs: number; registry: Registry },
+): Promise<RestResponse> {
+  const deadline = AbortSignal.timeout(options.timeoutMs);
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      const response = await transport.unary(method, deadline, undefined, options.headers, input);
+      return { status: 200, contentType: JSON_CONTENT_TYPE, body: printLikeTranscoder(method.output, response.message, options.registry) };
+    } catch (error) {
+      if (deadline.aborted) throw new UpstreamFailure(504, { cause: error });
+      const failure = ConnectError.from(error);
+      if (isTransportFailure(failure)) {
+        // Only a refused connection is retried: the request cannot have been sent.
+        if (isConnectionRefused(failure) && attempt < CONNECT_ATTEMPTS) continue;
+        throw new UpstreamFailure(503, { cause: error });
+      }
+      return transcodedError(failure, options.registry);
+    }
+  }
+}
+
+/** A ConnectError made on this side (network, protocol), not a status task-api sent. */
+function isTransportFailure(error: ConnectError): boolean {
+  // connect-node keeps the Node.js error as the cause; statuses read from
+  // gRPC trailers have none.
+  return error.cause !== undefined;
+}
+
+function isConnectionRefused(error: unknown): boolean {
+  for (let cause = error; cause instanceof Error; cause = cause.cause) {
+    if ((cause as NodeJS.ErrnoException).code === 'ECONNREFUSED') return true;
+  }
+  return false;
+}
+
+/** What convert_grpc_status makes of a gRPC error. */
+function transcodedError(error: ConnectError, registry: Registry): RestResponse {
+  const status = httpStatusOfGrpcCode(error.code);
+  const details = printDetails(error, registry);
+  // Envoy cannot print a detail whose type is not in its descriptor set; it
+  // then sends no body, and the REST shape rule puts its fixed message in.
+  if (details === undefined) return { status, contentType: JSON_CONTENT_TYPE, body: '' };
+  return {
+    status,
+    contentType: JSON_CONTENT_TYPE,
+    body: `{"code":${error.code},"message":${protobufJsonString(error.rawMessage)},"details":[${details.join(',')}]}`,
+  };
+}
+
+function printDetails(error: ConnectError, registry: Registry): string[] | undefined {
+  const printed: string[] = [];
+  for (const detail of error.details) {
+    const any =
+      'desc' in detail
+        ? anyPack(detail.desc, create(detail.desc, detail.value))
+        : create(AnySchema, { typeUrl: `type.googleapis.com/${detail.type}`, value: detail.value });
+    try {
+      printed.push(escapeLikeProtobuf(toJsonString(AnySchema, any, { registry, alwaysEmitImplicit: true, useProtoFieldName: true })));
+    } catch {
+      return undefined;
+    }
+  }
+  return printed;
+}
