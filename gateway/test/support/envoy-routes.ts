@@ -1,0 +1,31 @@
+// A small model of Envoy's route matching, for the route kinds envoy.yaml
+// uses (path, prefix, the grpc matcher); first match wins, as in Envoy.
+
+export interface EnvoyRoute {
+  name?: string;
+  match: { path?: string; prefix?: string; grpc?: object };
+  route?: { cluster?: string; timeout?: string; retry_policy?: { retry_on?: string } };
+}
+
+export interface RoutedRequest {
+  path: string;
+  contentType: string;
+}
+
+/** Envoy's Grpc::Common::hasGrpcContentType. */
+function isGrpc(contentType: string): boolean {
+  return contentType === 'application/grpc' || contentType.startsWith('application/grpc+');
+}
+
+export function matchRoute(routes: readonly EnvoyRoute[], request: RoutedRequest): EnvoyRoute | undefined {
+  const path = request.path.split('?')[0]!;
+  return routes.find(({ match }) => {
+    const known = new Set(Object.keys(match));
+    for (const key of ['path', 'prefix', 'grpc']) known.delete(key);
+    if (known.size > 0) throw new Error(`route match ${JSON.stringify(match)} uses matchers this model does not know`);
+    if (match.grpc && !isGrpc(request.contentType)) return false;
+    if (match.path !== undefined) return path === match.path;
+    if (match.prefix !== undefined) return path.startsWith(match.prefix);
+    return false;
+  });
+}
