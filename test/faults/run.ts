@@ -37,6 +37,12 @@ async function teardown(): Promise<void> {
   if (!process.env.FAULTS_KEEP) rmSync(baseDir, { recursive: true, force: true });
 }
 
+// A stray rejection in a scenario's background work must not take the
+// suite (and its cleanup) down; the scenario's own checks report the damage.
+process.on('unhandledRejection', (reason) => {
+  process.stderr.write(`unhandled rejection: ${reason instanceof Error ? reason.message : String(reason)}\n`);
+});
+
 let interrupted = false;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {

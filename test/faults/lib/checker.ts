@@ -116,6 +116,8 @@ export async function check(input: CheckInput): Promise<CheckOutput> {
     if (completions > 1 || cancels > 1 || (completions > 0 && cancels > 0)) figures.duplicated++;
     figures.illegal += illegalSteps(task, steps);
   }
+  const takeOvers = transitions.filter((t) => t.from_status === 'processing' && t.to_status === 'processing').length;
+  if (takeOvers > 0) notes.push(`${takeOvers} re-claim(s): a redelivered task taken over from a holder that lost it`);
   const orphanTransitions = transitions.filter((t) => !byId.has(t.task_id)).length;
   figures.illegal += orphanTransitions;
 

@@ -138,7 +138,6 @@ export class ServiceProcess {
 export class Supervisor {
   readonly unexpectedExits: string[] = [];
   private readonly services = new Map<string, ServiceProcess>();
-  private generation = new Map<string, number>();
 
   constructor(
     private readonly repoRoot: string,
@@ -160,21 +159,23 @@ export class Supervisor {
   async start(spec: ServiceSpec, readyTimeoutMs = 60_000): Promise<ServiceProcess> {
     const previous = this.services.get(spec.name);
     if (previous?.running) throw new Error(`${spec.name} is already running`);
-    const n = (this.generation.get(spec.name) ?? 0) + 1;
-    this.generation.set(spec.name, n);
     const service = new ServiceProcess(spec, this.repoRoot, join(this.logDir, `${spec.name}.log`), (s, exit) => {
       this.unexpectedExits.push(`${s.name} (pid ${s.pid}) exited on its own with ${exit.code ?? exit.signal}`);
     });
     this.services.set(spec.name, service);
+    // Whichever of these loses the race rejects later; nobody must be left
+    // holding an unhandled rejection.
+    const ready = spec.ready(service);
+    const exitedEarly = service.exited.then((exit) => {
+      throw new Error(`${spec.name} exited (${exit.code ?? exit.signal}) while starting\n${service.tail()}`);
+    });
     let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${spec.name} not ready within ${readyTimeoutMs} ms\n${service.tail()}`)), readyTimeoutMs);
+    });
+    for (const p of [ready, exitedEarly, timedOut]) p.catch(() => undefined);
     try {
-      await Promise.race([
-        spec.ready(service),
-        new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`${spec.name} not ready within ${readyTimeoutMs} ms\n${service.tail()}`)), readyTimeoutMs))),
-        service.exited.then((exit) => {
-          throw new Error(`${spec.name} exited (${exit.code ?? exit.signal}) while starting\n${service.tail()}`);
-        }),
-      ]);
+      await Promise.race([ready, exitedEarly, timedOut]);
     } finally {
       clearTimeout(timer);
     }

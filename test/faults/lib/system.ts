@@ -63,11 +63,8 @@ export class System {
     return this.supervisor.start(this.taskApiSpec(overrides));
   }
 
-  async startProcessors(count: number, overrides?: Record<string, string>): Promise<ServiceProcess[]> {
-    const started: ServiceProcess[] = [];
-    // One at a time: two cores, and tsx compiles each on start.
-    for (let n = 1; n <= count; n++) started.push(await this.supervisor.start(this.processorSpec(n, overrides)));
-    return started;
+  startProcessors(count: number, overrides?: Record<string, string>): Promise<ServiceProcess[]> {
+    return Promise.all(Array.from({ length: count }, (_, i) => this.supervisor.start(this.processorSpec(i + 1, overrides))));
   }
 
   /** Starts the gateway if this checkout has one; REST clients are used only then. */
@@ -80,9 +77,11 @@ export class System {
 
   /** task-api, `processors` processors and (if present) the gateway. */
   async startAll(processors: number, overrides: { taskApi?: Record<string, string>; processor?: Record<string, string> } = {}): Promise<void> {
-    await this.startTaskApi(overrides.taskApi);
-    await this.startProcessors(processors, overrides.processor);
-    await this.startGateway();
+    await Promise.all([
+      this.startTaskApi(overrides.taskApi),
+      this.startProcessors(processors, overrides.processor),
+      this.startGateway(),
+    ]);
   }
 
   private async waitForGatewayHealth(): Promise<void> {

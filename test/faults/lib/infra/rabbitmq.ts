@@ -1,5 +1,6 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { exec, giveTo, isRoot } from './exec.js';
 import { freePort } from '../ports.js';
 
@@ -53,7 +54,7 @@ export class PrivateRabbit {
     };
     const rabbit = new PrivateRabbit(port, env);
     await exec(join(SCRIPTS, 'rabbitmq-server'), ['-detached'], { user: RABBITMQ_USER, env, cwd: dir });
-    await rabbit.ctl(['await_startup', '--timeout', '120'], 130_000);
+    await rabbit.awaitStartup();
     return rabbit;
   }
 
@@ -69,7 +70,7 @@ export class PrivateRabbit {
 
   async startApp(): Promise<void> {
     await this.ctl(['start_app']);
-    await this.ctl(['await_startup', '--timeout', '120'], 130_000);
+    await this.awaitStartup();
     this.appRunning = true;
   }
 
@@ -87,6 +88,20 @@ export class PrivateRabbit {
       if (name?.startsWith(prefix)) depths.set(name, { ready: Number(ready), unacked: Number(unacked) });
     }
     return depths;
+  }
+
+  /**
+   * `await_startup` fails at once while the node has not registered with epmd
+   * yet (just after `-detached`), so it is retried until a deadline.
+   */
+  private async awaitStartup(timeoutMs = 120_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const result = await this.ctl(['await_startup', '--timeout', '60'], 70_000, true);
+      if (result.code === 0) return;
+      if (Date.now() > deadline) throw new Error(`RabbitMQ node ${this.nodeName} did not start: ${result.stderr.split('\n').slice(0, 3).join(' ')}`);
+      await delay(500);
+    }
   }
 
   /** Halts the node. */
