@@ -55,7 +55,7 @@ status: ## show which local services run
 logs: ## follow the logs of the local services
 	@tail -n 50 -F .run/logs/*.log
 
-test: $(NPM_STAMP) check-generated lint ## lint, type-check, and run every test against local PostgreSQL and RabbitMQ
+test: $(NPM_STAMP) check-generated check-sdk lint ## lint, drift checks, type-check, and every test against local PostgreSQL and RabbitMQ
 	npx vitest run
 
 -include make/*.mk
