@@ -26,6 +26,9 @@ COPY packages/core/package.json packages/core/
 COPY services/task-api/package.json services/task-api/
 COPY services/processor/package.json services/processor/
 COPY gateway/package.json gateway/
+# npm links the taskctl bin of this workspace, so the file must be there.
+COPY sdk/typescript/package.json sdk/typescript/
+COPY sdk/typescript/bin sdk/typescript/bin
 RUN --mount=type=cache,target=/root/.npm npm ci
 
 # --- build: generated code, descriptor set, compiled workspaces ------------
@@ -36,6 +39,9 @@ COPY third_party third_party
 COPY packages packages
 COPY services services
 COPY gateway gateway
+# The TypeScript client is a workspace `tsc -b` compiles; the Python and Go
+# SDKs are not needed here.
+COPY sdk/typescript sdk/typescript
 # Regenerated from proto/ rather than trusted from the context: the image is
 # then right by construction even when someone forgot `make generate`.
 RUN npx buf generate \
