@@ -48,8 +48,8 @@ async function compileProbeProto(): Promise<FileRegistry> {
 beforeAll(async () => {
   registry = await compileProbeProto();
   const service = registry.getService('gatewaytest.v1.ProbeService')!;
-  upstream = await startStubUpstream((router) =>
-    router.service(service, {
+  // A descriptor loaded at run time has no generated types for its methods.
+  const impl = {
       echo(request: { name: string; times: number; loud: boolean }) {
         calls.push(request);
         const word = request.loud ? request.name.toUpperCase() : request.name;
@@ -60,8 +60,8 @@ beforeAll(async () => {
         calls.push(request);
         return { echoedText: `${request.room}: ${request.note?.text ?? ''}!` };
       },
-    }),
-  );
+  };
+  upstream = await startStubUpstream((router) => router.service(service, impl as never));
   gateway = await startGateway(
     { host: '127.0.0.1', port: 0, upstreamUrl: upstream.url, logLevel: 'silent' },
     { logger: createLogger('gateway', 'silent'), files: [registry.getFile('gatewaytest/v1/probe.proto')!] },
