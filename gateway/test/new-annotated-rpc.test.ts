@@ -50,16 +50,16 @@ beforeAll(async () => {
   const service = registry.getService('gatewaytest.v1.ProbeService')!;
   // A descriptor loaded at run time has no generated types for its methods.
   const impl = {
-      echo(request: { name: string; times: number; loud: boolean }) {
-        calls.push(request);
-        const word = request.loud ? request.name.toUpperCase() : request.name;
-        const parts = Array.from({ length: request.times || 1 }, () => word);
-        return { echoedText: parts.join(' '), bigCount: BigInt(parts.length), parts };
-      },
-      shout(request: { room: string; note?: { text: string } }) {
-        calls.push(request);
-        return { echoedText: `${request.room}: ${request.note?.text ?? ''}!` };
-      },
+    echo(request: { name: string; times: number; loud: boolean }) {
+      calls.push(request);
+      const word = request.loud ? request.name.toUpperCase() : request.name;
+      const parts = Array.from({ length: request.times || 1 }, () => word);
+      return { echoedText: parts.join(' '), bigCount: BigInt(parts.length), parts };
+    },
+    shout(request: { room: string; note?: { text: string } }) {
+      calls.push(request);
+      return { echoedText: `${request.room}: ${request.note?.text ?? ''}!` };
+    },
   };
   upstream = await startStubUpstream((router) => router.service(service, impl as never));
   gateway = await startGateway(
