@@ -1,0 +1,88 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+// Every knob of `make bench`, read once from BENCH_* variables. The defaults
+// are the issue's figures (64 callers, 20,000 creates, 10,000 tasks of 3 s at a
+// total prefetch of 1,000); smaller counts make a quick run, not a comparable one.
+
+export interface BenchSettings {
+  /** Concurrent callers of the create and end-to-end phases. */
+  concurrency: number;
+  /** Measured runs per phase; the table shows their median. */
+  runs: number;
+  /** Creates sent (and not measured) before each phase's first run. */
+  warmup: number;
+  createCount: number;
+  e2eCount: number;
+  /** Open-loop rate of the "not saturated" latency run, tasks per second. */
+  pacedRate: number;
+  pacedSeconds: number;
+  drainCount: number;
+  drainRuns: number;
+  drainPrefetchTotal: number;
+  drainWorkMs: number;
+  /** Cancels sent during each drain run (spread over its first 20 seconds). */
+  cancels: number;
+  processors: number;
+  /** Phases to run, in this order: limits, create, e2e, drain. */
+  phases: string[];
+  /** When set, measure the task-api already running at this URL instead of starting one. */
+  target: string | null;
+  targetGatewayUrl: string | null;
+  targetDatabaseUrl: string | null;
+  /** Server the bench makes its own databases on (from .env.dev unless set). */
+  baseDatabaseUrl: string;
+  amqpUrl: string;
+  gatewayPort: number;
+  /** Settings handed to the services, from .env.dev (the deployed defaults). */
+  serviceEnv: Record<string, string>;
+}
+
+const ENV_DEV = fileURLToPath(new URL('../../.env.dev', import.meta.url));
+const PHASES = ['limits', 'create', 'e2e', 'drain'];
+
+export function readBenchSettings(env: NodeJS.ProcessEnv = process.env): BenchSettings {
+  const dev = readEnvFile(ENV_DEV);
+  const int = (name: string, fallback: number) => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return fallback;
+    if (!/^\d+$/.test(raw)) throw new Error(`${name} must be a non-negative integer, got ${JSON.stringify(raw)}`);
+    return Number(raw);
+  };
+  const phases = (env.BENCH_PHASES ?? PHASES.join(',')).split(',').map((p) => p.trim()).filter(Boolean);
+  for (const phase of phases) if (!PHASES.includes(phase)) throw new Error(`BENCH_PHASES: unknown phase ${phase} (known: ${PHASES.join(', ')})`);
+  const target = env.BENCH_TARGET || null;
+  if (target && !env.BENCH_DATABASE_URL) throw new Error('BENCH_TARGET needs BENCH_DATABASE_URL (the database that task-api uses) to see tasks complete');
+  return {
+    concurrency: int('BENCH_CONCURRENCY', 64),
+    runs: Math.max(1, int('BENCH_RUNS', 3)),
+    warmup: int('BENCH_WARMUP', 1_000),
+    createCount: int('BENCH_CREATE_COUNT', 20_000),
+    e2eCount: int('BENCH_E2E_COUNT', 20_000),
+    pacedRate: int('BENCH_PACED_RATE', 200),
+    pacedSeconds: int('BENCH_PACED_SECONDS', 10),
+    drainCount: int('BENCH_DRAIN_COUNT', 10_000),
+    drainRuns: Math.max(1, int('BENCH_DRAIN_RUNS', 3)),
+    drainPrefetchTotal: int('BENCH_DRAIN_PREFETCH_TOTAL', 1_000),
+    drainWorkMs: int('BENCH_DRAIN_WORK_MS', 3_000),
+    cancels: int('BENCH_CANCELS', 100),
+    processors: Math.max(1, int('BENCH_PROCESSORS', Number(dev.PROCESSOR_REPLICAS ?? 2))),
+    phases: PHASES.filter((p) => phases.includes(p)),
+    target,
+    targetGatewayUrl: env.BENCH_GATEWAY_URL || null,
+    targetDatabaseUrl: env.BENCH_DATABASE_URL || null,
+    baseDatabaseUrl: env.BENCH_BASE_DATABASE_URL || dev.DATABASE_URL || 'postgresql://postgres@127.0.0.1:5432/taskproc',
+    amqpUrl: env.BENCH_AMQP_URL || dev.AMQP_URL || 'amqp://guest:guest@127.0.0.1:5672',
+    gatewayPort: int('BENCH_GATEWAY_PORT', 8080),
+    serviceEnv: dev,
+  };
+}
+
+function readEnvFile(path: string): Record<string, string> {
+  const values: Record<string, string> = {};
+  for (const line of readFileSync(path, 'utf8').split('\n')) {
+    const match = /^\s*([A-Z0-9_]+)\s*=\s*(.*?)\s*$/.exec(line);
+    if (match) values[match[1]!] = match[2]!;
+  }
+  return values;
+}
