@@ -15,7 +15,7 @@ from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16taskproc/v1/task.proto\x12\x0btaskproc.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd7\x01\n\x04Task\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n\x07\x63ontent\x18\x02 \x01(\tR\x07\x63ontent\x12/\n\x06status\x18\x03 \x01(\x0e\x32\x17.taskproc.v1.TaskStatusR\x06status\x12\x39\n\ncreated_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tcreatedAt\x12\x39\n\nupdated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tupdatedAt\"-\n\x11\x43reateTaskRequest\x12\x18\n\x07\x63ontent\x18\x01 \x01(\tR\x07\x63ontent\";\n\x12\x43reateTaskResponse\x12%\n\x04task\x18\x01 \x01(\x0b\x32\x11.taskproc.v1.TaskR\x04task\")\n\x0eGetTaskRequest\x12\x17\n\x07task_id\x18\x01 \x01(\tR\x06taskId\"8\n\x0fGetTaskResponse\x12%\n\x04task\x18\x01 \x01(\x0b\x32\x11.taskproc.v1.TaskR\x04task\",\n\x11\x43\x61ncelTaskRequest\x12\x17\n\x07task_id\x18\x01 \x01(\tR\x06taskId\";\n\x12\x43\x61ncelTaskResponse\x12%\n\x04task\x18\x01 \x01(\x0b\x32\x11.taskproc.v1.TaskR\x04task\"\x14\n\x12\x43heckHealthRequest\"-\n\x13\x43heckHealthResponse\x12\x16\n\x06status\x18\x01 \x01(\tR\x06status*\x93\x01\n\nTaskStatus\x12\x1b\n\x17TASK_STATUS_UNSPECIFIED\x10\x00\x12\x17\n\x13TASK_STATUS_PENDING\x10\x01\x12\x1a\n\x16TASK_STATUS_PROCESSING\x10\x02\x12\x19\n\x15TASK_STATUS_COMPLETED\x10\x03\x12\x18\n\x14TASK_STATUS_CANCELED\x10\x04\x32\xb1\x03\n\x0bTaskService\x12\x65\n\nCreateTask\x12\x1e.taskproc.v1.CreateTaskRequest\x1a\x1f.taskproc.v1.CreateTaskResponse\"\x16\x82\xd3\xe4\x93\x02\x10:\x01*b\x04task\"\x05/task\x12\x63\n\x07GetTask\x12\x1b.taskproc.v1.GetTaskRequest\x1a\x1c.taskproc.v1.GetTaskResponse\"\x1d\x82\xd3\xe4\x93\x02\x17\x62\x04task\x12\x0f/task/{task_id}\x12s\n\nCancelTask\x12\x1e.taskproc.v1.CancelTaskRequest\x1a\x1f.taskproc.v1.CancelTaskResponse\"$\x82\xd3\xe4\x93\x02\x1e\x62\x04task2\x16/task/{task_id}/cancel\x12\x61\n\x0b\x43heckHealth\x12\x1f.taskproc.v1.CheckHealthRequest\x1a .taskproc.v1.CheckHealthResponse\"\x0f\x82\xd3\xe4\x93\x02\t\x12\x07/healthb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16taskproc/v1/task.proto\x12\x0btaskproc.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd7\x01\n\x04Task\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n\x07\x63ontent\x18\x02 \x01(\tR\x07\x63ontent\x12/\n\x06status\x18\x03 \x01(\x0e\x32\x17.taskproc.v1.TaskStatusR\x06status\x12\x39\n\ncreated_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tcreatedAt\x12\x39\n\nupdated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tupdatedAt\"-\n\x11\x43reateTaskRequest\x12\x18\n\x07\x63ontent\x18\x01 \x01(\tR\x07\x63ontent\";\n\x12\x43reateTaskResponse\x12%\n\x04task\x18\x01 \x01(\x0b\x32\x11.taskproc.v1.TaskR\x04task\")\n\x0eGetTaskRequest\x12\x17\n\x07task_id\x18\x01 \x01(\tR\x06taskId\"8\n\x0fGetTaskResponse\x12%\n\x04task\x18\x01 \x01(\x0b\x32\x11.taskproc.v1.TaskR\x04task\",\n\x11\x43\x61ncelTaskRequest\x12\x17\n\x07task_id\x18\x01 \x01(\tR\x06taskId\";\n\x12\x43\x61ncelTaskResponse\x12%\n\x04task\x18\x01 \x01(\x0b\x32\x11.taskproc.v1.TaskR\x04task\"\x14\n\x12\x43heckHealthRequest\"-\n\x13\x43heckHealthResponse\x12\x16\n\x06status\x18\x01 \x01(\tR\x06status*\x93\x01\n\nTaskStatus\x12\x1b\n\x17TASK_STATUS_UNSPECIFIED\x10\x00\x12\x17\n\x13TASK_STATUS_PENDING\x10\x01\x12\x1a\n\x16TASK_STATUS_PROCESSING\x10\x02\x12\x19\n\x15TASK_STATUS_COMPLETED\x10\x03\x12\x18\n\x14TASK_STATUS_CANCELED\x10\x04\x32\x9f\x03\n\x0bTaskService\x12_\n\nCreateTask\x12\x1e.taskproc.v1.CreateTaskRequest\x1a\x1f.taskproc.v1.CreateTaskResponse\"\x10\x82\xd3\xe4\x93\x02\n:\x01*\"\x05/task\x12]\n\x07GetTask\x12\x1b.taskproc.v1.GetTaskRequest\x1a\x1c.taskproc.v1.GetTaskResponse\"\x17\x82\xd3\xe4\x93\x02\x11\x12\x0f/task/{task_id}\x12m\n\nCancelTask\x12\x1e.taskproc.v1.CancelTaskRequest\x1a\x1f.taskproc.v1.CancelTaskResponse\"\x1e\x82\xd3\xe4\x93\x02\x18\x32\x16/task/{task_id}/cancel\x12\x61\n\x0b\x43heckHealth\x12\x1f.taskproc.v1.CheckHealthRequest\x1a .taskproc.v1.CheckHealthResponse\"\x0f\x82\xd3\xe4\x93\x02\t\x12\x07/healthb\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'taskproc.v1.task_pb2', globals())
@@ -23,11 +23,11 @@ if _descriptor._USE_C_DESCRIPTORS == False:
 
   DESCRIPTOR._options = None
   _TASKSERVICE.methods_by_name['CreateTask']._options = None
-  _TASKSERVICE.methods_by_name['CreateTask']._serialized_options = b'\202\323\344\223\002\020:\001*b\004task\"\005/task'
+  _TASKSERVICE.methods_by_name['CreateTask']._serialized_options = b'\202\323\344\223\002\n:\001*\"\005/task'
   _TASKSERVICE.methods_by_name['GetTask']._options = None
-  _TASKSERVICE.methods_by_name['GetTask']._serialized_options = b'\202\323\344\223\002\027b\004task\022\017/task/{task_id}'
+  _TASKSERVICE.methods_by_name['GetTask']._serialized_options = b'\202\323\344\223\002\021\022\017/task/{task_id}'
   _TASKSERVICE.methods_by_name['CancelTask']._options = None
-  _TASKSERVICE.methods_by_name['CancelTask']._serialized_options = b'\202\323\344\223\002\036b\004task2\026/task/{task_id}/cancel'
+  _TASKSERVICE.methods_by_name['CancelTask']._serialized_options = b'\202\323\344\223\002\0302\026/task/{task_id}/cancel'
   _TASKSERVICE.methods_by_name['CheckHealth']._options = None
   _TASKSERVICE.methods_by_name['CheckHealth']._serialized_options = b'\202\323\344\223\002\t\022\007/health'
   _TASKSTATUS._serialized_start=706
@@ -51,5 +51,5 @@ if _descriptor._USE_C_DESCRIPTORS == False:
   _CHECKHEALTHRESPONSE._serialized_start=658
   _CHECKHEALTHRESPONSE._serialized_end=703
   _TASKSERVICE._serialized_start=856
-  _TASKSERVICE._serialized_end=1289
+  _TASKSERVICE._serialized_end=1271
 # @@protoc_insertion_point(module_scope)
