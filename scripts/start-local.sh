@@ -6,10 +6,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-ENV_FILE=${ENV_FILE:-.env.dev}
+ENV_FILE=${ENV_FILE:-./.env.dev}
 set -a
 # shellcheck disable=SC1090
-. "./$ENV_FILE"
+. "$ENV_FILE"
 set +a
 
 RUN_DIR=.run
