@@ -312,7 +312,10 @@ describe('compose files', () => {
       const set = Object.keys(environmentOf(svc));
       // Fault injection switches exist for the reliability suite only.
       const expected = [...reads].filter((variable) => !variable.includes('_FAULT_'));
-      expect(set.sort(), name).toEqual(expected.sort());
+      const unset = expected.filter((variable) => !set.includes(variable));
+      const unread = set.filter((variable) => !expected.includes(variable));
+      expect(unset, `docker-compose.yml: ${name} should set what its config reads`).toEqual([]);
+      expect(unread, `docker-compose.yml: ${name} sets what its config does not read`).toEqual([]);
       for (const variable of set) {
         expect(ENV_DEV, `${variable} (${name}) in .env.dev`).toHaveProperty(variable);
         expect(ENV_TEST, `${variable} (${name}) in .env.test`).toHaveProperty(variable);
