@@ -68,7 +68,8 @@ export async function runScenario(scenario: Scenario, options: RunnerOptions): P
     GATEWAY_UPSTREAM_URL: `http://127.0.0.1:${taskApiPort}`,
     ...scenario.settings,
   };
-  const supervisor = new Supervisor(options.repoRoot, `${options.logRoot}/${scenario.id}`);
+  const logDir = `${options.logRoot}/${scenario.id}`;
+  const supervisor = new Supervisor(options.repoRoot, logDir);
   options.onSupervisor(supervisor);
   const system = new System(supervisor, options.repoRoot, env);
   const record = new LoadRecord();
@@ -78,6 +79,7 @@ export async function runScenario(scenario: Scenario, options: RunnerOptions): P
     system,
     topology,
     record,
+    logDir,
     log,
     fail: (message) => failures.push(message),
     note: (message) => notes.push(message),

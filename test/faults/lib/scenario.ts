@@ -17,6 +17,8 @@ export interface ScenarioContext {
   system: System;
   topology: TaskTopology;
   record: LoadRecord;
+  /** Where this scenario's service logs (and any files it writes) go. */
+  logDir: string;
   /** Progress lines on stderr, prefixed with the scenario id. */
   log(message: string): void;
   /** A check of the scenario's own that failed; fails the scenario. */

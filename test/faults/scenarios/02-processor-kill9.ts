@@ -2,11 +2,11 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { submitLoad } from '../lib/load.js';
 import type { Scenario } from '../lib/scenario.js';
 
-const KILL_EVERY_MS = 2_500;
+const KILL_EVERY_MS = 3_000;
 
 /**
- * Three processors; every 2.5 s during the load one of them (in turn) gets
- * SIGKILL and is started again. Its unacknowledged messages go back to the
+ * Three processors; every 3 s during the load one of them (in turn) gets
+ * SIGKILL and is started again (a tick is skipped if it would leave none up). Its unacknowledged messages go back to the
  * queue and another processor re-claims their tasks (processing ->
  * processing with a new attempt, which fences the dead holder off).
  */
@@ -23,15 +23,17 @@ export const processorKill9: Scenario = {
     );
     // The kills keep their pace however long a restart takes on a busy
     // machine: each tick kills the next processor that is up, and its
-    // restart runs alongside.
+    // restart runs alongside. A tick is skipped while no other processor is
+    // up, so the load never stops completely.
     const restarts: Promise<unknown>[] = [];
     const restarting = new Set<string>();
     let kills = 0;
     for (let tick = 0; !loadDone.signal.aborted; tick++) {
       await delay(KILL_EVERY_MS, undefined, { signal: loadDone.signal }).catch(() => undefined);
       if (loadDone.signal.aborted) break;
-      const name = [1, 2, 3].map((i) => `processor-${((tick + i) % 3) + 1}`).find((n) => !restarting.has(n));
-      if (!name) continue;
+      const up = [1, 2, 3].map((i) => `processor-${((tick + i) % 3) + 1}`).filter((n) => !restarting.has(n));
+      if (up.length < 2) continue;
+      const name = up[0]!;
       const victim = system.supervisor.get(name);
       victim.signal('SIGKILL');
       kills++;

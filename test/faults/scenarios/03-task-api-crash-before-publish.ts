@@ -2,7 +2,7 @@ import { submitLoad } from '../lib/load.js';
 import type { Scenario } from '../lib/scenario.js';
 import { waitFor } from '../../support/wait-for.js';
 
-const ROUNDS = 5;
+const ROUNDS = 4;
 
 /**
  * task-api runs with TASK_API_FAULT_EXIT_AFTER_COMMIT=true: the first create

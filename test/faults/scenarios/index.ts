@@ -8,6 +8,7 @@ import { duplicateDelivery } from './06-duplicate-delivery.js';
 import { poisonMessages } from './07-poison-messages.js';
 import { cancelRacesCompletion } from './08-cancel-races-completion.js';
 import { processorSigterm } from './09-processor-sigterm.js';
+import { badInput } from './10-bad-input.js';
 
 /** Every scenario, in the order the suite runs them (serially). */
 export const scenarios: Scenario[] = [
@@ -20,4 +21,5 @@ export const scenarios: Scenario[] = [
   poisonMessages,
   cancelRacesCompletion,
   processorSigterm,
+  badInput,
 ];
