@@ -14,3 +14,4 @@ export * from './queue/topology.js';
 export * from './status.js';
 export * from './timestamps.js';
 export * from './timing.js';
+export * from './batching/coalescer.js';

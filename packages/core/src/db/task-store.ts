@@ -37,6 +37,27 @@ export class TaskStore {
     );
   }
 
+  /**
+   * Group commit of creates: inserts one pending task and one outbox entry per
+   * content in a single statement (so all commit together or none does) and
+   * returns the tasks in the order of `contents`. One content goes through
+   * createWithOutboxEntry, the path a lone request has always taken.
+   */
+  async createManyWithOutboxEntries(contents: string[]): Promise<Task[]> {
+    if (contents.length === 1) return [await this.createWithOutboxEntry(contents[0]!)];
+    const items = contents.map((content) => ({ id: newTaskId(), content }));
+    const rows = await this.execute(
+      `with t as (
+         insert into task (id, content, status, attempt)
+         select x.id, x.content, 'pending', 0 from json_to_recordset(?::json) as x(id uuid, content text)
+         returning *),
+       o as (insert into outbox (task_id) select id from t)
+       select * from t`,
+      [JSON.stringify(items)],
+    );
+    return this.inOrder(items.map((i) => i.id), rows, 'created');
+  }
+
   /** The task, or null when no task has this id. */
   async find(id: string): Promise<Task | null> {
     return this.run((em) => em.findOne(TaskSchema, { id }));
@@ -86,6 +107,48 @@ export class TaskStore {
     return (await this.updateReturning(id, { status: 'completed' }, { status: 'processing', attempt })) !== null;
   }
 
+  /**
+   * claim() for many tasks in one guarded statement (pending -> processing, or
+   * with `reclaim` also processing -> processing). Returns one answer per id,
+   * in order: the claim, or null when the guard matched nothing. An id listed
+   * twice is claimed once; its later copies get null, as a duplicate would.
+   */
+  async claimMany(ids: string[], options: { reclaim: boolean }): Promise<(Claim | null)[]> {
+    if (ids.length === 1) return [await this.claim(ids[0]!, options)];
+    const statuses = options.reclaim ? ['pending', 'processing'] : ['pending'];
+    const rows = await this.execute(
+      `update task set status = 'processing', attempt = attempt + 1, updated_at = clock_timestamp()
+        where id = any(?::uuid[]) and status = any(?::text[]) returning *`,
+      [`{${ids.join(',')}}`, `{${statuses.join(',')}}`],
+    );
+    const claimed = new Map(rows.map((row) => [String(row.id), row]));
+    return ids.map((id) => {
+      const row = claimed.get(id);
+      claimed.delete(id); // a second copy of the id is a duplicate
+      if (!row) return null;
+      const task = this.orm.em.fork().map(TaskSchema, row);
+      return { task, attempt: task.attempt };
+    });
+  }
+
+  /**
+   * completeIfHeld() for many tasks in one guarded statement: each task goes
+   * processing -> completed only while its attempt still holds it. Returns one
+   * answer per item, in order.
+   */
+  async completeManyIfHeld(items: { id: string; attempt: number }[]): Promise<boolean[]> {
+    if (items.length === 1) return [await this.completeIfHeld(items[0]!.id, items[0]!.attempt)];
+    const rows = await this.execute(
+      `update task set status = 'completed', updated_at = clock_timestamp()
+         from json_to_recordset(?::json) as held(id uuid, attempt int)
+        where task.id = held.id and task.status = 'processing' and task.attempt = held.attempt
+        returning task.id, task.attempt`,
+      [JSON.stringify(items)],
+    );
+    const completed = new Set(rows.map((row) => `${String(row.id)}/${String(row.attempt)}`));
+    return items.map((i) => completed.delete(`${i.id}/${i.attempt}`));
+  }
+
   /** Whether a task with this id exists at all (to tell a poison message from a duplicate). */
   async exists(id: string): Promise<boolean> {
     return this.run(async (em) => (await em.count(TaskSchema, { id })) > 0);
@@ -101,6 +164,22 @@ export class TaskStore {
         .execute('all', false);
       const row = rows[0];
       return row ? em.map(TaskSchema, row) : null;
+    });
+  }
+
+  /** One raw statement on a pooled connection (autocommit: the statement is its own transaction). */
+  private async execute(sql: string, params: unknown[]): Promise<Record<string, unknown>[]> {
+    return this.run((em) => em.getConnection().execute<Record<string, unknown>[]>(sql, params, 'all'));
+  }
+
+  /** Maps returned rows to tasks in the order of `ids`; a missing row is a bug, not an answer. */
+  private inOrder(ids: string[], rows: Record<string, unknown>[], what: string): Task[] {
+    const em = this.orm.em.fork();
+    const byId = new Map(rows.map((row) => [String(row.id), row]));
+    return ids.map((id) => {
+      const row = byId.get(id);
+      if (!row) throw new Error(`task ${id} was not ${what}`);
+      return em.map(TaskSchema, row);
     });
   }
 
