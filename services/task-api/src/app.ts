@@ -8,6 +8,7 @@ import {
 } from '@taskproc/core';
 import type { TaskApiConfig } from './config.js';
 import { createDatabaseProbe } from './database-probe.js';
+import { createGroupCommit, groupCommitSettings } from './group-commit.js';
 import { requestInterceptor } from './interceptors.js';
 import { OutboxRelay } from './outbox-relay.js';
 import { createRoutes } from './routes.js';
@@ -58,7 +59,12 @@ export async function startTaskApi(config: TaskApiConfig, logger: Logger = creat
   const shutdown = new AbortController();
   const handler = connectNodeAdapter({
     shutdownSignal: shutdown.signal,
-    routes: createRoutes({ store, onTaskCommitted, probeDatabase }),
+    routes: createRoutes({
+      store,
+      createTask: createGroupCommit(store, groupCommitSettings(config.databasePoolSize)),
+      onTaskCommitted,
+      probeDatabase,
+    }),
     interceptors: [requestInterceptor(logger)],
     readMaxBytes: READ_MAX_BYTES,
   });

@@ -1,11 +1,13 @@
 import type { ServiceImpl } from '@connectrpc/connect';
 import { TaskService } from '@taskproc/contract';
-import { UnavailableError, type TaskStore } from '@taskproc/core';
+import { UnavailableError, type Task, type TaskStore } from '@taskproc/core';
 import { toTaskMessage } from './task-view.js';
 import { validateContent, validateTaskId } from './validation.js';
 
 export interface TaskServiceDeps {
   store: TaskStore;
+  /** Inserts a pending task with its outbox entry and resolves once both are committed (see group-commit.ts). */
+  createTask(content: string): Promise<Task>;
   /** Called after a create commits, so the outbox relay publishes at once. */
   onTaskCommitted(taskId: string): void;
   /** Whether the database answers; backs the REST /health route. */
@@ -20,7 +22,7 @@ export interface TaskServiceDeps {
 export function createTaskService(deps: TaskServiceDeps): ServiceImpl<typeof TaskService> {
   return {
     async createTask(request) {
-      const task = await deps.store.createWithOutboxEntry(validateContent(request.content));
+      const task = await deps.createTask(validateContent(request.content));
       deps.onTaskCommitted(task.id);
       return { task: toTaskMessage(task) };
     },
