@@ -4,6 +4,7 @@ import type { ProcessorConfig } from './config.js';
 import { ProcessorEvents } from './events.js';
 import { TaskConsumer } from './messaging/task-consumer.js';
 import { RunningTasks } from './tasks/running-tasks.js';
+import { batchedSteps } from './tasks/batched-steps.js';
 import { TaskRunner } from './tasks/task-runner.js';
 
 export type { ProcessorConfig } from './config.js';
@@ -25,6 +26,13 @@ export interface Processor {
 }
 
 /**
+ * Claims and completions in flight at once, per kind: two keep the database
+ * busy while the next batch gathers, and leave the pool room for the other
+ * kind and for lookups. 500 bounds one statement's size at any prefetch.
+ */
+const STEP_BATCHES = { maxBatch: 500, maxInFlight: 2 };
+
+/**
  * Starts one processor: an ORM, the cancellation listener and one consumer.
  * Resolves once it consumes and hears cancels; while RabbitMQ or PostgreSQL
  * is unreachable it keeps retrying with backoff.
@@ -34,7 +42,8 @@ export async function startProcessor(config: Readonly<ProcessorConfig>, logger: 
   const store = new TaskStore(orm);
   const events = new ProcessorEvents();
   const running = new RunningTasks();
-  const runner = new TaskRunner({ store, running, events, logger, processingDurationMs: config.processingDurationMs });
+  const steps = batchedSteps(store, STEP_BATCHES);
+  const runner = new TaskRunner({ store: steps, running, events, logger, processingDurationMs: config.processingDurationMs });
 
   const listener = new CancellationListener({
     databaseUrl: config.databaseUrl,

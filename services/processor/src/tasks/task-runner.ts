@@ -1,7 +1,8 @@
 import { performance } from 'node:perf_hooks';
 import type { ConsumeMessage } from 'amqplib';
-import { decodeTaskMessage, type Logger, type TaskStore } from '@taskproc/core';
+import { decodeTaskMessage, type Logger } from '@taskproc/core';
 import type { Outcome, ProcessorEvents } from '../events.js';
+import type { TaskSteps } from './batched-steps.js';
 import { DeliveryAborted } from './delivery-aborted.js';
 import type { RunningDelivery, RunningTasks } from './running-tasks.js';
 import { untilRecorded } from './until-recorded.js';
@@ -14,7 +15,8 @@ export type Disposition = 'ack' | 'requeue';
 export type DeadLetterFn = (message: ConsumeMessage, reason: string) => Promise<void>;
 
 export interface TaskRunnerDeps {
-  store: TaskStore;
+  /** Claim, complete, exists: each one guarded statement (batched with its neighbours, see batched-steps.ts). */
+  store: TaskSteps;
   running: RunningTasks;
   events: ProcessorEvents;
   logger: Logger;

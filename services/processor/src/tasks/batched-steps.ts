@@ -1,0 +1,35 @@
+import { Coalescer, UnavailableError, type Claim, type TaskStore } from '@taskproc/core';
+
+/** The database steps of one message, as the task runner calls them. */
+export type TaskSteps = Pick<TaskStore, 'claim' | 'completeIfHeld' | 'exists'>;
+
+export interface BatchSettings {
+  /** Most claims (or completions) one statement carries. */
+  maxBatch: number;
+  /** Statements of each kind running at once; steps arriving meanwhile share the next. */
+  maxInFlight: number;
+}
+
+/**
+ * The runner's steps with claims and completions coalesced: the messages a
+ * prefetch hands over together are claimed by one guarded UPDATE (`... WHERE
+ * id = ANY(...) AND status = 'pending' RETURNING ...`), and the tasks that
+ * finish together are completed by one (guarded by each task's attempt).
+ * Each step still answers for its own task only, after the statement has
+ * committed, so the runner acks no message before the database holds its
+ * outcome. A lone step runs as the single-row statement it always was.
+ */
+export function batchedSteps(store: TaskStore, settings: BatchSettings): TaskSteps {
+  // An outage concerns every step in the batch: each one's caller retries it
+  // (untilRecorded). Other errors are retried one by one to find their owner.
+  const options = { ...settings, failsEveryone: (error: unknown) => error instanceof UnavailableError };
+  // First deliveries and redeliveries take different guards, so they batch apart.
+  const claims = new Coalescer((ids: string[]) => store.claimMany(ids, { reclaim: false }), options);
+  const reclaims = new Coalescer((ids: string[]) => store.claimMany(ids, { reclaim: true }), options);
+  const completions = new Coalescer((items: { id: string; attempt: number }[]) => store.completeManyIfHeld(items), options);
+  return {
+    claim: (id: string, { reclaim }: { reclaim: boolean }): Promise<Claim | null> => (reclaim ? reclaims : claims).submit(id),
+    completeIfHeld: (id: string, attempt: number) => completions.submit({ id, attempt }),
+    exists: (id: string) => store.exists(id),
+  };
+}
