@@ -15,8 +15,12 @@ export function isDatabaseUnavailable(error: unknown): boolean {
       if (code.length === 5 && UNAVAILABLE_SQLSTATE_CLASSES.includes(code.slice(0, 2))) return true;
     }
     const message = e.message;
+    // "Transaction query already complete": knex ends a transaction whose
+    // connection broke (e.g. BEGIN on a pooled connection the server killed
+    // while restarting) and then refuses its remaining statements with this
+    // message, losing the original error. Nothing was committed.
     if (
-      /Timeout acquiring a connection|Connection terminated|connection timeout|Client has encountered a connection error|terminating connection/i.test(
+      /Timeout acquiring a connection|Connection terminated|connection timeout|Client has encountered a connection error|terminating connection|Transaction query already complete/i.test(
         message,
       )
     ) {
