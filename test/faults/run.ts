@@ -14,6 +14,8 @@ import { scenarios } from './scenarios/index.js';
 // scenario and exits non-zero if any figure that must be 0 is not.
 //
 // Usage: run.ts [scenario numbers or ids...]   e.g. run.ts 1 5 or run.ts 07-poison
+//        FAULTS=2,5 selects scenarios too; FAULTS_REPEAT=3 runs the selection three times;
+//        FAULTS_SEED=n repeats scenario 10's generated requests;
 //        FAULTS_KEEP=1 keeps the temporary cluster directories for inspection.
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -22,7 +24,11 @@ const stamp = new Date().toISOString().replace(/[:.]/g, '-');
 const logRoot = join(repoRoot, '.run', 'faults', stamp);
 mkdirSync(logRoot, { recursive: true });
 
-const selected = selectScenarios(process.argv.slice(2).concat((process.env.FAULTS ?? '').split(/[\s,]+/)).filter(Boolean));
+// FAULTS_REPEAT=n runs the selection n times (hunting a rare interleaving).
+const repeat = Math.max(1, Number(process.env.FAULTS_REPEAT ?? 1) || 1);
+const selected = Array.from({ length: repeat }, () =>
+  selectScenarios(process.argv.slice(2).concat((process.env.FAULTS ?? '').split(/[\s,]+/)).filter(Boolean)),
+).flat();
 
 const baseDir = mkdtempSync('/tmp/taskproc-faults-');
 // The servers run as their own system users and must reach their directories.

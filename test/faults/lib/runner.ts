@@ -13,6 +13,8 @@ import { System } from './system.js';
 /** Each scenario must finish (services, load, fault, drain, check) within this. */
 export const SCENARIO_BUDGET_MS = 120_000;
 const DEFAULT_DRAIN_MS = 45_000;
+/** How often each scenario has run in this process (FAULTS_REPEAT), to name its database and queues. */
+const runs = new Map<string, number>();
 
 /** The services' settings unless a scenario says otherwise: .env.test's shape, short work. */
 function defaultSettings(): Record<string, string> {
@@ -53,9 +55,10 @@ export async function runScenario(scenario: Scenario, options: RunnerOptions): P
   let expectedDeadLettered = 0;
   let badInput5xx = 0;
 
-  const dbName = `faults_${scenario.id.replace(/\W/g, '_')}`;
+  const dbName = `faults_${scenario.id.replace(/\W/g, '_')}_${(runs.get(scenario.id) ?? 0) + 1}`;
+  runs.set(scenario.id, (runs.get(scenario.id) ?? 0) + 1);
   const db = await ScenarioDatabase.create(infra.postgres.url('postgres'), dbName);
-  const namespace = `faults.${scenario.id}`;
+  const namespace = `faults.${scenario.id}.${runs.get(scenario.id)}`;
   const topology = taskTopology(namespace, Number(scenario.settings?.QUEUE_DELIVERY_LIMIT ?? 5));
   const [taskApiPort, gatewayPort] = [await freePort(), await freePort()];
   const env: Record<string, string> = {
@@ -68,7 +71,7 @@ export async function runScenario(scenario: Scenario, options: RunnerOptions): P
     GATEWAY_UPSTREAM_URL: `http://127.0.0.1:${taskApiPort}`,
     ...scenario.settings,
   };
-  const logDir = `${options.logRoot}/${scenario.id}`;
+  const logDir = `${options.logRoot}/${scenario.id}${runs.get(scenario.id)! > 1 ? `-${runs.get(scenario.id)}` : ''}`;
   const supervisor = new Supervisor(options.repoRoot, logDir);
   options.onSupervisor(supervisor);
   const system = new System(supervisor, options.repoRoot, env);
