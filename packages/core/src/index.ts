@@ -15,3 +15,4 @@ export * from './status.js';
 export * from './timestamps.js';
 export * from './timing.js';
 export * from './batching/coalescer.js';
+export * from './process/run-service.js';
