@@ -21,7 +21,7 @@ bench: $(NPM_STAMP) ## measure throughput, latency and cost against PostgreSQL's
 
 bench-profile: $(NPM_STAMP) ## `make bench` with every service under node --cpu-prof (profiles in .run/bench/profiles)
 	@mkdir -p .run/bench/profiles
-	BENCH_NODE_OPTIONS="--cpu-prof --cpu-prof-dir=$(CURDIR)/.run/bench/profiles" $(BENCH_RUN)
+	BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=$(CURDIR)/.run/bench/profiles" $(BENCH_RUN)
 
 bench-typecheck: $(NPM_STAMP) ## type-check the benchmark
 	npx tsc -p bench/tsconfig.json

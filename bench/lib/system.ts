@@ -85,11 +85,12 @@ export class BenchSystem {
     // line is its own and not its predecessor's.
     const logFile = `${this.options.logDir}/${String(++this.launches).padStart(2, '0')}-${name}.log`;
     const fd = openSync(logFile, 'a');
-    const child: ChildProcess = spawn(process.execPath, ['--conditions=development', '--import', 'tsx', entry], {
+    // BENCH_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=...": flags NODE_OPTIONS may not carry.
+    const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+    const child: ChildProcess = spawn(process.execPath, [...nodeArgs, '--conditions=development', '--import', 'tsx', entry], {
       cwd: ROOT,
       env: {
         PATH: process.env.PATH ?? '',
-        NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS ?? '',
         ...this.options.serviceEnv,
         DATABASE_URL: this.options.databaseUrl,
         AMQP_URL: this.options.amqpUrl,

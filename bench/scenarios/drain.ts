@@ -21,6 +21,12 @@ export interface CancelFigures {
   measured: number;
   /** Of those, how many had no abort logged by any processor. */
   missed: number;
+  /**
+   * Of those, how many finished their work before the cancel's notice
+   * reached the processor (its guarded completion then matched nothing and
+   * the task stayed canceled); their latency is taken at that moment.
+   */
+  workEndedFirst: number;
   /** From the cancel's response reaching the client to the processor logging the abort, ms. */
   p50Ms: number;
   p99Ms: number;
@@ -94,21 +100,29 @@ async function cancelRunningTasks(client: TaskClient, observer: Observer, ids: s
 
 async function cancelFigures(observer: Observer, after: string, responses: Map<string, number>, logFiles: string[]): Promise<CancelFigures> {
   const canceled = await observer.transitionTimes(after, 'canceled');
-  const aborts = new Map<string, number>();
+  // The processor logs one of these lines when it lets go of a canceled task.
+  const aborts = new Map<string, { at: number; endedFirst: boolean }>();
   for (const file of logFiles) {
     for (const line of readFileSync(file, 'utf8').split('\n')) {
-      if (!line.includes('task canceled; work aborted')) continue;
+      const aborted = line.includes('task canceled; work aborted');
+      const endedFirst = line.includes('task was canceled or taken over before it could complete');
+      if (!aborted && !endedFirst) continue;
       const entry = JSON.parse(line) as { taskId: string; time: string };
-      aborts.set(entry.taskId, Date.parse(entry.time));
+      aborts.set(entry.taskId, { at: Date.parse(entry.time), endedFirst });
     }
   }
   const latencies: number[] = [];
   let missed = 0;
+  let workEndedFirst = 0;
   for (const [taskId, respondedAt] of responses) {
     if (canceled.get(taskId)?.from !== 'processing') continue;
-    const abortedAt = aborts.get(taskId);
-    if (abortedAt === undefined) missed++;
-    else latencies.push(abortedAt - respondedAt);
+    const abort = aborts.get(taskId);
+    if (abort === undefined) {
+      missed++;
+      continue;
+    }
+    if (abort.endedFirst) workEndedFirst++;
+    latencies.push(abort.at - respondedAt);
   }
-  return { measured: latencies.length + missed, missed, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99) };
+  return { measured: latencies.length + missed, missed, workEndedFirst, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99) };
 }
