@@ -49,6 +49,12 @@ process.on('unhandledRejection', (reason) => {
   process.stderr.write(`unhandled rejection: ${reason instanceof Error ? reason.message : String(reason)}\n`);
 });
 
+// A crash of the suite itself must still stop its PostgreSQL and RabbitMQ.
+process.on('uncaughtException', (error) => {
+  process.stderr.write(`fault suite crashed: ${error.stack ?? String(error)}\n`);
+  void teardown().finally(() => process.exit(1));
+});
+
 let interrupted = false;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {
