@@ -108,10 +108,23 @@ async function serve(request: IncomingMessage, response: ServerResponse, deps: G
   response.writeHead(answer.status, {
     ...(answer.contentType ? { 'content-type': answer.contentType } : {}),
     'content-length': Buffer.byteLength(body),
-    // Answered before the body was read (413, 404): the connection cannot be
-    // reused for another request, as with Envoy's early local replies.
-    ...(request.complete ? {} : { connection: 'close' }),
   });
   response.end(body);
+  if (!request.complete) discardUnreadBody(request);
   log.info({ status: answer.status, durationMs: Math.round(performance.now() - started) }, 'request');
+}
+
+// A client whose body was refused unread (413 on its Content-Length, 404) is
+// usually still sending it. Closing the connection at once would hand it a
+// reset (EPIPE) instead of the answer, so the rest of the body is read and
+// thrown away; a client that keeps sending well past the limit is cut off.
+const MAX_DISCARDED_BYTES = 8 * 1024 * 1024;
+
+function discardUnreadBody(request: IncomingMessage): void {
+  let discarded = 0;
+  request.on('data', (chunk: Buffer) => {
+    discarded += chunk.length;
+    if (discarded > MAX_DISCARDED_BYTES) request.socket.destroy();
+  });
+  request.resume();
 }
