@@ -33,7 +33,8 @@ $NODE packages/core/src/db/migrate-main.ts
 
 launch() { # name entry
   local name=$1 entry=$2
-  nohup setsid $NODE "$entry" >>"$RUN_DIR/logs/$name.log" 2>&1 </dev/null &
+  # A fresh log per start: the readiness checks below read it.
+  nohup setsid $NODE "$entry" >"$RUN_DIR/logs/$name.log" 2>&1 </dev/null &
   echo $! >"$RUN_DIR/pids/$name.pid"
 }
 

@@ -7,6 +7,11 @@ export function validateContent(content: string): string {
   if (content.length === 0) {
     throw new InvalidArgumentError('content must not be empty');
   }
+  // Valid UTF-8, but PostgreSQL text cannot hold it: refuse it here rather
+  // than let the database's refusal look like an outage.
+  if (content.includes('\u0000')) {
+    throw new InvalidArgumentError('content must not contain the NUL character (U+0000)');
+  }
   const bytes = Buffer.byteLength(content, 'utf8');
   if (bytes > MAX_CONTENT_BYTES) {
     throw new InvalidArgumentError(`content must be at most ${MAX_CONTENT_BYTES} UTF-8 bytes, got ${bytes}`);

@@ -13,6 +13,10 @@ describe('validateContent', () => {
   it('refuses empty content', () => {
     expect(() => validateContent('')).toThrow('content must not be empty');
   });
+
+  it('refuses the NUL character, which PostgreSQL text cannot store', () => {
+    expect(() => validateContent('a\u0000b')).toThrow(InvalidArgumentError);
+  });
 });
 
 describe('validateTaskId', () => {
@@ -52,6 +56,11 @@ describe('toConnectError', () => {
     const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
     expect(toConnectError(refused).code).toBe(Code.Unavailable);
     expect(toConnectError(refused).rawMessage).toBe('the database is unavailable');
+  });
+
+  it('does not mistake a refused statement (protocol violation) for an outage', () => {
+    const refused = Object.assign(new Error('invalid message format'), { code: '08P01' });
+    expect(toConnectError(refused).code).toBe(Code.Internal);
   });
 
   it('passes ConnectErrors through', () => {

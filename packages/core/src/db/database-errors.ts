@@ -4,6 +4,9 @@ import { DomainError, UnavailableError } from '../errors.js';
 // opposed to a bug in a statement: connection exceptions, insufficient
 // resources, operator intervention (shutdown, restart).
 const UNAVAILABLE_SQLSTATE_CLASSES = ['08', '53', '57'];
+// ...except a protocol violation, which is a statement the server refused
+// (e.g. a NUL byte in text), not an outage.
+const NOT_UNAVAILABLE_SQLSTATES = new Set(['08P01']);
 const UNAVAILABLE_NODE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH']);
 
 /** True when the error says the database is unreachable or going away. */
@@ -12,7 +15,7 @@ export function isDatabaseUnavailable(error: unknown): boolean {
     const code = (e as { code?: unknown }).code;
     if (typeof code === 'string') {
       if (UNAVAILABLE_NODE_CODES.has(code)) return true;
-      if (code.length === 5 && UNAVAILABLE_SQLSTATE_CLASSES.includes(code.slice(0, 2))) return true;
+      if (code.length === 5 && UNAVAILABLE_SQLSTATE_CLASSES.includes(code.slice(0, 2)) && !NOT_UNAVAILABLE_SQLSTATES.has(code)) return true;
     }
     const message = e.message;
     // "Transaction query already complete": knex ends a transaction whose
