@@ -1,5 +1,5 @@
 import { createServer as createHttp1Server, type RequestListener } from 'node:http';
-import { createServer as createHttp2Server, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
+import { createServer as createHttp2Server, type Http2ServerRequest, type Http2ServerResponse, type Http2Session } from 'node:http2';
 import { createServer as createTcpServer, type AddressInfo, type Server, type Socket } from 'node:net';
 
 // Every HTTP/2 connection without TLS ("prior knowledge", as gRPC clients
@@ -27,6 +27,11 @@ export function createDualProtocolServer(handler: DualProtocolHandler): DualProt
   const http1 = createHttp1Server(handler as RequestListener);
   const http2 = createHttp2Server(handler as (req: Http2ServerRequest, res: Http2ServerResponse) => void);
   const sockets = new Set<Socket>();
+  const sessions = new Set<Http2Session>();
+  http2.on('session', (session: Http2Session) => {
+    sessions.add(session);
+    session.once('close', () => sessions.delete(session));
+  });
   const tcp: Server = createTcpServer((socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
@@ -50,6 +55,10 @@ export function createDualProtocolServer(handler: DualProtocolHandler): DualProt
       http1.closeIdleConnections();
       http1.close();
       http2.close();
+      // Closing the server only refuses new connections; open HTTP/2 sessions
+      // (a gateway's, a client's) must be told with GOAWAY to stop sending new
+      // requests. Their in-flight streams finish, then the sessions close.
+      for (const session of sessions) session.close();
       const timer = setTimeout(() => sockets.forEach((s) => s.destroy()), graceMs);
       await closed;
       clearTimeout(timer);
