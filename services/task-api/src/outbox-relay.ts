@@ -11,6 +11,11 @@ import {
   type TaskTopology,
 } from '@taskproc/core';
 
+// Long enough for a quorum queue under load (confirms normally take
+// milliseconds), short enough that a blocked broker cannot hold the outbox
+// and a shutdown hostage.
+const CONFIRM_TIMEOUT_MS = 15_000;
+
 export interface OutboxRelaySettings {
   amqpUrl: string;
   topology: TaskTopology;
@@ -124,11 +129,35 @@ export class OutboxRelay {
           messageId: entry.task.id,
         });
       }
-      await channel.waitForConfirms();
+      await this.confirmed(channel);
       await tx.nativeDelete(OutboxEntrySchema, { id: { $in: entries.map((e) => e.id) } });
       this.logger.debug({ count: entries.length }, 'published outbox entries');
       return entries.length;
     });
+  }
+
+  /**
+   * The broker's confirms for everything published on the channel. A broker
+   * that blocks publishers (memory or disk alarm) keeps the connection open
+   * and never confirms: give up after CONFIRM_TIMEOUT_MS (or at stop) so the
+   * transaction rolls back, its row locks and connection are released, and
+   * the entries are published again later.
+   */
+  private async confirmed(channel: ConfirmChannel): Promise<void> {
+    const signal = this.stopController.signal;
+    let timer: NodeJS.Timeout | undefined;
+    let onStop: (() => void) | undefined;
+    const givingUp = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no confirms from the broker within ${CONFIRM_TIMEOUT_MS} ms`)), CONFIRM_TIMEOUT_MS);
+      onStop = () => reject(new Error('relay stopping'));
+      signal.addEventListener('abort', onStop, { once: true });
+    });
+    try {
+      await Promise.race([channel.waitForConfirms(), givingUp]);
+    } finally {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', onStop!);
+    }
   }
 
   private waitForWork(): Promise<void> {
