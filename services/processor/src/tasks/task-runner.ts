@@ -1,12 +1,23 @@
 import { performance } from 'node:perf_hooks';
 import type { ConsumeMessage } from 'amqplib';
-import { decodeTaskMessage, type Logger } from '@taskproc/core';
+import { backoffDelay, decodeTaskMessage, sleep, type Logger } from '@taskproc/core';
 import type { Outcome, ProcessorEvents } from '../events.js';
 import type { TaskSteps } from './batched-steps.js';
 import { DeliveryAborted } from './delivery-aborted.js';
 import type { RunningDelivery, RunningTasks } from './running-tasks.js';
 import { untilRecorded } from './until-recorded.js';
 import { performWork } from './work.js';
+
+// Pause before returning a message after an unexpected failure: 0.5 s after
+// the first delivery, doubling up to 10 s.
+const RETRY_BASE_MS = 500;
+const RETRY_MAX_MS = 10_000;
+
+/** Deliveries before this one, as the quorum queue counts them. */
+function deliveryCount(message: ConsumeMessage): number {
+  const count = Number(message.properties.headers?.['x-delivery-count'] ?? 0);
+  return Number.isFinite(count) ? count : 0;
+}
 
 /** What the consumer does with the message once the runner is done with it. */
 export type Disposition = 'ack' | 'requeue';
@@ -55,8 +66,12 @@ export class TaskRunner {
       if (error instanceof DeliveryAborted) return { taskId, ...this.afterAbort(taskId, error, logger) };
       // A bug or a database refusal we do not understand. Returning the
       // message lets another try happen; a message that fails every time
-      // ends at the queue's delivery limit in the dead-letter queue.
-      logger.error({ err: error }, 'task failed unexpectedly; returning its message to the queue');
+      // ends at the queue's delivery limit in the dead-letter queue. The
+      // pause before returning it (longer with each delivery) keeps a brief
+      // fault from spending a healthy task's deliveries within milliseconds.
+      const retryInMs = backoffDelay(deliveryCount(message), RETRY_BASE_MS, RETRY_MAX_MS);
+      logger.error({ err: error, retryInMs }, 'task failed unexpectedly; returning its message to the queue');
+      await sleep(retryInMs, delivery.signal).catch(() => undefined);
       return { taskId, outcome: 'returned', disposition: 'requeue' };
     } finally {
       delivery.finish();
