@@ -1,10 +1,9 @@
-import { raw, type EntityManager } from '@mikro-orm/postgresql';
+import type { EntityManager } from '@mikro-orm/postgresql';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { FailedPreconditionError, NotFoundError } from '../errors.js';
 import { newTaskId } from '../ids.js';
 import { CANCELABLE_STATUSES } from '../status.js';
 import { translateDatabaseError } from './database-errors.js';
-import { OutboxEntrySchema } from './outbox-entry.entity.js';
 import { TaskSchema, type Task } from './task.entity.js';
 
 /** What a successful claim hands the processor: the attempt it now holds. */
@@ -23,28 +22,21 @@ export class TaskStore {
   constructor(private readonly orm: MikroORM) {}
 
   /**
-   * Inserts a pending task and its outbox entry in one transaction: either both
+   * Inserts a pending task and its outbox entry in one statement: either both
    * exist afterwards or neither does.
    */
   async createWithOutboxEntry(content: string): Promise<Task> {
-    return this.run(async (em) =>
-      em.transactional(async (tx) => {
-        const task = tx.create(TaskSchema, { id: newTaskId(), content, status: 'pending', attempt: 0, updatedAt: null });
-        tx.create(OutboxEntrySchema, { task });
-        await tx.flush();
-        return task;
-      }),
-    );
+    return (await this.createManyWithOutboxEntries([content]))[0]!;
   }
 
   /**
    * Group commit of creates: inserts one pending task and one outbox entry per
    * content in a single statement (so all commit together or none does) and
-   * returns the tasks in the order of `contents`. One content goes through
-   * createWithOutboxEntry, the path a lone request has always taken.
+   * returns the tasks in the order of `contents`. A lone create takes the
+   * same statement: one round trip, where BEGIN, two INSERTs and COMMIT took
+   * four.
    */
   async createManyWithOutboxEntries(contents: string[]): Promise<Task[]> {
-    if (contents.length === 1) return [await this.createWithOutboxEntry(contents[0]!)];
     const items = contents.map((content) => ({ id: newTaskId(), content }));
     const rows = await this.execute(
       `with t as (
@@ -76,8 +68,12 @@ export class TaskStore {
    * FailedPreconditionError (naming the status) when it is already final.
    */
   async cancelIfNotFinal(id: string): Promise<Task> {
-    const updated = await this.updateReturning(id, { status: 'canceled' }, { status: { $in: [...CANCELABLE_STATUSES] } });
-    if (updated) return updated;
+    const [row] = await this.execute(
+      `update task set status = 'canceled', updated_at = clock_timestamp()
+        where id = ? and status = any(?::text[]) returning *`,
+      [id, `{${CANCELABLE_STATUSES.join(',')}}`],
+    );
+    if (row) return this.orm.em.fork().map(TaskSchema, row);
     const current = await this.find(id);
     if (!current) throw new NotFoundError(`task ${id} not found`);
     throw new FailedPreconditionError(`task ${id} is already ${current.status} and cannot be canceled`);
@@ -90,13 +86,7 @@ export class TaskStore {
    * canceled, held by a live processor, or does not exist.
    */
   async claim(id: string, options: { reclaim: boolean }): Promise<Claim | null> {
-    const statuses = options.reclaim ? ['pending', 'processing'] : ['pending'];
-    const task = await this.updateReturning(
-      id,
-      { status: 'processing', attempt: raw('attempt + 1') },
-      { status: { $in: statuses } },
-    );
-    return task ? { task, attempt: task.attempt } : null;
+    return (await this.claimMany([id], options))[0]!;
   }
 
   /**
@@ -104,7 +94,7 @@ export class TaskStore {
    * Returns false when the task was canceled or taken over meanwhile.
    */
   async completeIfHeld(id: string, attempt: number): Promise<boolean> {
-    return (await this.updateReturning(id, { status: 'completed' }, { status: 'processing', attempt })) !== null;
+    return (await this.completeManyIfHeld([{ id, attempt }]))[0]!;
   }
 
   /**
@@ -114,7 +104,6 @@ export class TaskStore {
    * twice is claimed once; its later copies get null, as a duplicate would.
    */
   async claimMany(ids: string[], options: { reclaim: boolean }): Promise<(Claim | null)[]> {
-    if (ids.length === 1) return [await this.claim(ids[0]!, options)];
     const statuses = options.reclaim ? ['pending', 'processing'] : ['pending'];
     const rows = await this.execute(
       `update task set status = 'processing', attempt = attempt + 1, updated_at = clock_timestamp()
@@ -123,8 +112,9 @@ export class TaskStore {
     );
     const claimed = new Map(rows.map((row) => [String(row.id), row]));
     return ids.map((id) => {
-      const row = claimed.get(id);
-      claimed.delete(id); // a second copy of the id is a duplicate
+      // PostgreSQL returns ids in lower case; a message may carry upper case.
+      const row = claimed.get(id.toLowerCase());
+      claimed.delete(id.toLowerCase()); // a second copy of the id is a duplicate
       if (!row) return null;
       const task = this.orm.em.fork().map(TaskSchema, row);
       return { task, attempt: task.attempt };
@@ -137,7 +127,6 @@ export class TaskStore {
    * answer per item, in order.
    */
   async completeManyIfHeld(items: { id: string; attempt: number }[]): Promise<boolean[]> {
-    if (items.length === 1) return [await this.completeIfHeld(items[0]!.id, items[0]!.attempt)];
     const rows = await this.execute(
       `update task set status = 'completed', updated_at = clock_timestamp()
          from json_to_recordset(?::json) as held(id uuid, attempt int)
@@ -146,25 +135,12 @@ export class TaskStore {
       [JSON.stringify(items)],
     );
     const completed = new Set(rows.map((row) => `${String(row.id)}/${String(row.attempt)}`));
-    return items.map((i) => completed.delete(`${i.id}/${i.attempt}`));
+    return items.map((i) => completed.delete(`${i.id.toLowerCase()}/${i.attempt}`));
   }
 
   /** Whether a task with this id exists at all (to tell a poison message from a duplicate). */
   async exists(id: string): Promise<boolean> {
     return this.run(async (em) => (await em.count(TaskSchema, { id })) > 0);
-  }
-
-  private async updateReturning(id: string, changes: Record<string, unknown>, guard: Record<string, unknown>): Promise<Task | null> {
-    return this.run(async (em) => {
-      const rows: Record<string, unknown>[] = await em
-        .createQueryBuilder(TaskSchema)
-        .update({ ...changes, updatedAt: raw('clock_timestamp()') })
-        .where({ id, ...guard })
-        .returning('*')
-        .execute('all', false);
-      const row = rows[0];
-      return row ? em.map(TaskSchema, row) : null;
-    });
   }
 
   /** One raw statement on a pooled connection (autocommit: the statement is its own transaction). */
