@@ -1,7 +1,6 @@
 import amqp, { type ChannelModel, type ConfirmChannel } from 'amqplib';
-import { LockMode, type MikroORM } from '@mikro-orm/postgresql';
+import type { MikroORM } from '@mikro-orm/postgresql';
 import {
-  OutboxEntrySchema,
   TASK_MESSAGE_CONTENT_TYPE,
   assertTaskTopology,
   backoffDelay,
@@ -28,11 +27,11 @@ export interface OutboxRelaySettings {
  * Publishes outbox entries to RabbitMQ and deletes them once the broker has
  * confirmed them.
  *
- * Each batch is one transaction: lock up to `batchSize` entries with FOR
- * UPDATE SKIP LOCKED (several task-api processes share the table without
- * waiting on each other or skipping rows that commit out of order), publish
- * them as persistent messages on a confirm channel, wait for the confirms,
- * delete them, commit. A crash anywhere before the commit leaves the entries
+ * Each batch is one transaction: delete up to `batchSize` entries locked
+ * with FOR UPDATE SKIP LOCKED (several task-api processes share the table
+ * without waiting on each other or skipping rows that commit out of order),
+ * publish them as persistent messages on a confirm channel, wait for the
+ * confirms, commit. A crash anywhere before the commit leaves the entries
  * in place to be published again: delivery is at least once, and the
  * processor's guarded updates make duplicates harmless.
  *
@@ -112,25 +111,32 @@ export class OutboxRelay {
     }
   }
 
-  /** One transaction: lock, publish, confirm, delete. Returns how many entries it published. */
+  /**
+   * One transaction: take up to `batchSize` entries (one DELETE ... RETURNING
+   * of rows locked with FOR UPDATE SKIP LOCKED), publish them, wait for the
+   * confirms, commit. The deletion takes effect only at the commit, so
+   * entries whose confirms never came are rolled back into place. Returns
+   * how many entries it published.
+   */
   private async publishBatch(channel: ConfirmChannel): Promise<number> {
-    const em = this.orm.em.fork();
-    return em.transactional(async (tx) => {
-      const entries = await tx.find(OutboxEntrySchema, {}, {
-        orderBy: { id: 'asc' },
-        limit: this.settings.batchSize,
-        lockMode: LockMode.PESSIMISTIC_PARTIAL_WRITE,
-      });
+    return this.orm.em.fork().transactional(async (tx) => {
+      const entries = await tx.execute<{ id: string; task_id: string }[]>(
+        `delete from outbox
+          where id in (select id from outbox order by id limit ? for update skip locked)
+          returning id, task_id`,
+        [this.settings.batchSize],
+      );
       if (entries.length === 0) return 0;
-      for (const entry of entries) {
-        channel.sendToQueue(this.settings.topology.taskQueue, encodeTaskMessage(entry.task.id), {
+      // RETURNING keeps no order; publish in the order the tasks were queued.
+      entries.sort((a, b) => Number(BigInt(a.id) - BigInt(b.id)));
+      for (const { task_id: taskId } of entries) {
+        channel.sendToQueue(this.settings.topology.taskQueue, encodeTaskMessage(taskId), {
           persistent: true,
           contentType: TASK_MESSAGE_CONTENT_TYPE,
-          messageId: entry.task.id,
+          messageId: taskId,
         });
       }
       await this.confirmed(channel);
-      await tx.nativeDelete(OutboxEntrySchema, { id: { $in: entries.map((e) => e.id) } });
       this.logger.debug({ count: entries.length }, 'published outbox entries');
       return entries.length;
     });
