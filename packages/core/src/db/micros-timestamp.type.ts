@@ -9,9 +9,7 @@ import { toCanonicalTimestamp } from '../timestamps.js';
  */
 export class MicrosTimestampType extends Type<string | null, string | null> {
   override convertToJSValue(value: string | Date | null): string | null {
-    if (value === null || value === undefined) return null;
-    if (value instanceof Date) return value.toISOString().replace('Z', '000Z');
-    return toCanonicalTimestamp(value);
+    return fromDatabaseTimestamp(value);
   }
 
   override convertToDatabaseValue(value: string | null): string | null {
@@ -25,4 +23,11 @@ export class MicrosTimestampType extends Type<string | null, string | null> {
   override compareAsType(): string {
     return 'string';
   }
+}
+
+/** A timestamptz as the driver hands it over (text, or a Date if a parser made one), as a canonical string. */
+export function fromDatabaseTimestamp(value: string | Date | null | undefined): string | null {
+  if (value === null || value === undefined) return null;
+  if (value instanceof Date) return value.toISOString().replace('Z', '000Z');
+  return toCanonicalTimestamp(value);
 }

@@ -2,8 +2,9 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { FailedPreconditionError, NotFoundError } from '../errors.js';
 import { newTaskId } from '../ids.js';
-import { CANCELABLE_STATUSES } from '../status.js';
+import { CANCELABLE_STATUSES, type TaskStatusName } from '../status.js';
 import { translateDatabaseError } from './database-errors.js';
+import { fromDatabaseTimestamp } from './micros-timestamp.type.js';
 import { TaskSchema, type Task } from './task.entity.js';
 
 /** What a successful claim hands the processor: the attempt it now holds. */
@@ -15,8 +16,9 @@ export interface Claim {
 /**
  * Every read and change of a task's row. Each change of status is one guarded
  * UPDATE whose WHERE clause states the status it expects; the number of rows
- * it touched is the answer. Every call runs in its own forked EntityManager
- * (one unit of work), and database outages surface as UnavailableError.
+ * it touched is the answer. Creates and changes of status are single raw
+ * statements on the ORM's pool (each its own transaction); reads use a forked
+ * EntityManager per call. Database outages surface as UnavailableError.
  */
 export class TaskStore {
   constructor(private readonly orm: MikroORM) {}
@@ -73,7 +75,7 @@ export class TaskStore {
         where id = ? and status = any(?::text[]) returning *`,
       [id, `{${CANCELABLE_STATUSES.join(',')}}`],
     );
-    if (row) return this.orm.em.fork().map(TaskSchema, row);
+    if (row) return taskFromRow(row);
     const current = await this.find(id);
     if (!current) throw new NotFoundError(`task ${id} not found`);
     throw new FailedPreconditionError(`task ${id} is already ${current.status} and cannot be canceled`);
@@ -116,7 +118,7 @@ export class TaskStore {
       const row = claimed.get(id.toLowerCase());
       claimed.delete(id.toLowerCase()); // a second copy of the id is a duplicate
       if (!row) return null;
-      const task = this.orm.em.fork().map(TaskSchema, row);
+      const task = taskFromRow(row);
       return { task, attempt: task.attempt };
     });
   }
@@ -150,12 +152,11 @@ export class TaskStore {
 
   /** Maps returned rows to tasks in the order of `ids`; a missing row is a bug, not an answer. */
   private inOrder(ids: string[], rows: Record<string, unknown>[], what: string): Task[] {
-    const em = this.orm.em.fork();
     const byId = new Map(rows.map((row) => [String(row.id), row]));
     return ids.map((id) => {
       const row = byId.get(id);
       if (!row) throw new Error(`task ${id} was not ${what}`);
-      return em.map(TaskSchema, row);
+      return taskFromRow(row);
     });
   }
 
@@ -166,4 +167,20 @@ export class TaskStore {
       throw translateDatabaseError(error);
     }
   }
+}
+
+/**
+ * A task from a `returning *` row of the task table, with the same fields and
+ * timestamp form as the ORM's mapping (MicrosTimestampType) gives, without
+ * the cost of an EntityManager per row on the hot paths.
+ */
+function taskFromRow(row: Record<string, unknown>): Task {
+  return {
+    id: String(row.id),
+    content: String(row.content),
+    status: row.status as TaskStatusName,
+    attempt: Number(row.attempt),
+    createdAt: fromDatabaseTimestamp(row.created_at as string | Date)!,
+    updatedAt: fromDatabaseTimestamp(row.updated_at as string | Date | null),
+  };
 }
