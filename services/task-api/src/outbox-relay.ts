@@ -117,10 +117,14 @@ export class OutboxRelay {
    * confirms, commit. The deletion takes effect only at the commit, so
    * entries whose confirms never came are rolled back into place. Returns
    * how many entries it published.
+   *
+   * A knex transaction rather than em.transactional: the latter runs in an
+   * AsyncLocalStorage context, which turns on promise hooks that then tax
+   * every promise of every request in the process.
    */
   private async publishBatch(channel: ConfirmChannel): Promise<number> {
-    return this.orm.em.fork().transactional(async (tx) => {
-      const entries = await tx.execute<{ id: string; task_id: string }[]>(
+    return this.orm.em.getConnection().getKnex().transaction(async (tx) => {
+      const { rows: entries } = await tx.raw<{ rows: { id: string; task_id: string }[] }>(
         `delete from outbox
           where id in (select id from outbox order by id limit ? for update skip locked)
           returning id, task_id`,
