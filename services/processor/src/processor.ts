@@ -39,7 +39,7 @@ const STEP_BATCHES = { maxBatch: 500, maxInFlight: 2 };
  */
 export async function startProcessor(config: Readonly<ProcessorConfig>, logger: Logger = createLogger('processor', config.logLevel)): Promise<Processor> {
   const orm = await openOrm({ databaseUrl: config.databaseUrl, poolSize: config.databasePoolSize, logger });
-  const store = new TaskStore(orm);
+  const store = new TaskStore(orm, { staleAfterMs: config.taskStaleAfterMs });
   const events = new ProcessorEvents();
   const running = new RunningTasks();
   const steps = batchedSteps(store, STEP_BATCHES);
@@ -66,6 +66,12 @@ export async function startProcessor(config: Readonly<ProcessorConfig>, logger: 
     onChannelLost: () => running.abortAll('channel-lost'),
   });
 
+  if (config.taskStaleAfterMs < 2 * config.processingDurationMs) {
+    logger.warn(
+      { taskStaleAfterMs: config.taskStaleAfterMs, processingDurationMs: config.processingDurationMs },
+      'the stale period is close to the work: a task still being worked on may be taken over (it still completes once)',
+    );
+  }
   if (config.shutdownGraceMs < config.processingDurationMs) {
     logger.warn(
       { shutdownGraceMs: config.shutdownGraceMs, processingDurationMs: config.processingDurationMs },

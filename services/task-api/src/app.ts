@@ -13,6 +13,7 @@ import { requestInterceptor } from './interceptors.js';
 import { OutboxRelay } from './outbox-relay.js';
 import { createRoutes } from './routes.js';
 import { createDualProtocolServer, type DualProtocolHandler } from './server.js';
+import { StaleTaskSweeper } from './stale-task-sweeper.js';
 
 export type { TaskApiConfig } from './config.js';
 export { readTaskApiConfig } from './config.js';
@@ -33,7 +34,7 @@ const READ_MAX_BYTES = 2 * 1024 * 1024;
 /** Starts the task-api: ORM, outbox relay and the ConnectRPC server on one port. */
 export async function startTaskApi(config: TaskApiConfig, logger: Logger = createLogger('task-api', config.logLevel)): Promise<RunningTaskApi> {
   const orm = await openOrm({ databaseUrl: config.databaseUrl, poolSize: config.databasePoolSize, logger });
-  const store = new TaskStore(orm);
+  const store = new TaskStore(orm, { staleAfterMs: config.taskStaleAfterMs });
   const relay = new OutboxRelay(
     orm,
     {
@@ -45,6 +46,13 @@ export async function startTaskApi(config: TaskApiConfig, logger: Logger = creat
     logger.child({ component: 'outbox-relay' }),
   );
   relay.start();
+  const sweeper = new StaleTaskSweeper(
+    store,
+    // A few sweeps per stale period: a lost task waits at most ~1.25 periods.
+    { intervalMs: Math.max(1_000, Math.round(config.taskStaleAfterMs / 4)), onRequeued: () => relay.wake() },
+    logger.child({ component: 'stale-task-sweeper' }),
+  );
+  sweeper.start();
 
   const probeDatabase = createDatabaseProbe(orm);
   const onTaskCommitted = config.faultExitAfterCommit
@@ -81,6 +89,7 @@ export async function startTaskApi(config: TaskApiConfig, logger: Logger = creat
       closing ??= (async () => {
         shutdown.abort();
         await server.close(config.shutdownGraceMs);
+        await sweeper.stop();
         await relay.stop();
         await orm.close();
         logger.info('task-api stopped');

@@ -14,6 +14,13 @@ export interface SharedConfig {
   /** Deliveries of one message before it is dead-lettered (the quorum queue's x-delivery-limit). */
   queueDeliveryLimit: number;
   logLevel: LogLevel;
+  /**
+   * A pending or processing task unchanged for this long is taken as lost by
+   * whoever held it: task-api queues it again and a processor may take it
+   * over. Far longer than PROCESSING_DURATION_MS plus the longest expected
+   * queue backlog.
+   */
+  taskStaleAfterMs: number;
 }
 
 export function readSharedConfig(env: EnvReader): SharedConfig {
@@ -24,5 +31,6 @@ export function readSharedConfig(env: EnvReader): SharedConfig {
     queueNamespace: env.string('QUEUE_NAMESPACE', 'taskproc'),
     queueDeliveryLimit: env.integer('QUEUE_DELIVERY_LIMIT', 5, { min: 1, max: 1000 }),
     logLevel: env.oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
+    taskStaleAfterMs: env.integer('TASK_STALE_AFTER_MS', 300_000, { min: 1_000, max: 86_400_000 }),
   };
 }

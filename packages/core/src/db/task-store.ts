@@ -20,8 +20,22 @@ export interface Claim {
  * statements on the ORM's pool (each its own transaction); reads use a forked
  * EntityManager per call. Database outages surface as UnavailableError.
  */
+export interface TaskStoreOptions {
+  /** See SharedConfig.taskStaleAfterMs. */
+  staleAfterMs?: number;
+}
+
+const DEFAULT_STALE_AFTER_MS = 300_000;
+
 export class TaskStore {
-  constructor(private readonly orm: MikroORM) {}
+  private readonly staleAfter: string;
+
+  constructor(
+    private readonly orm: MikroORM,
+    options: TaskStoreOptions = {},
+  ) {
+    this.staleAfter = `${options.staleAfterMs ?? DEFAULT_STALE_AFTER_MS} milliseconds`;
+  }
 
   /**
    * Inserts a pending task and its outbox entry in one statement: either both
@@ -84,8 +98,10 @@ export class TaskStore {
   /**
    * pending -> processing, bumping the attempt. With `reclaim` (the message is
    * a redelivery, so its previous holder lost it) a task still processing is
-   * taken over too. Returns null when nothing matched: the task is final,
-   * canceled, held by a live processor, or does not exist.
+   * taken over too, and so is one unchanged for longer than the stale period
+   * whatever the message (its holder is gone; see requeueStale). Returns null
+   * when nothing matched: the task is final, canceled, held by a live
+   * processor, or does not exist.
    */
   async claim(id: string, options: { reclaim: boolean }): Promise<Claim | null> {
     return (await this.claimMany([id], options))[0]!;
@@ -106,11 +122,14 @@ export class TaskStore {
    * twice is claimed once; its later copies get null, as a duplicate would.
    */
   async claimMany(ids: string[], options: { reclaim: boolean }): Promise<(Claim | null)[]> {
-    const statuses = options.reclaim ? ['pending', 'processing'] : ['pending'];
     const rows = await this.execute(
       `update task set status = 'processing', attempt = attempt + 1, updated_at = clock_timestamp()
-        where id = any(?::uuid[]) and status = any(?::text[]) returning *`,
-      [`{${ids.join(',')}}`, `{${statuses.join(',')}}`],
+        where id = any(?::uuid[])
+          and (status = 'pending'
+               or (status = 'processing'
+                   and (?::boolean or coalesce(updated_at, created_at) < clock_timestamp() - ?::interval)))
+        returning *`,
+      [`{${ids.join(',')}}`, options.reclaim, this.staleAfter],
     );
     const claimed = new Map(rows.map((row) => [String(row.id), row]));
     return ids.map((id) => {
@@ -138,6 +157,29 @@ export class TaskStore {
     );
     const completed = new Set(rows.map((row) => `${String(row.id)}/${String(row.attempt)}`));
     return items.map((i) => completed.delete(`${i.id.toLowerCase()}/${i.attempt}`));
+  }
+
+  /**
+   * Puts back in the outbox every pending or processing task that has not
+   * changed, nor been queued, for longer than the stale period: its message
+   * was lost to the system (dead-lettered after repeated interruptions, or
+   * purged). One statement marks them queued and inserts their outbox rows,
+   * so a task is queued again at most once per stale period. A task whose old
+   * message does turn up meets the guarded claim like any duplicate. Returns
+   * the ids queued.
+   */
+  async requeueStale(): Promise<string[]> {
+    const rows = await this.execute(
+      `with stale as (
+         update task set queued_at = clock_timestamp()
+          where status in ('pending', 'processing')
+            and queued_at < clock_timestamp() - ?::interval
+            and coalesce(updated_at, created_at) < clock_timestamp() - ?::interval
+          returning id)
+       insert into outbox (task_id) select id from stale returning task_id`,
+      [this.staleAfter, this.staleAfter],
+    );
+    return rows.map((row) => String(row.task_id));
   }
 
   /** Whether a task with this id exists at all (to tell a poison message from a duplicate). */

@@ -15,6 +15,11 @@ export interface Task {
   attempt: number;
   createdAt: Opt<string>;
   updatedAt: string | null;
+  /**
+   * When the task was last put in the outbox (create, or a re-queue of a
+   * stale task). Internal: not loaded unless asked for, never shown to clients.
+   */
+  queuedAt?: Opt<string>;
 }
 
 const statusList = TASK_STATUSES.map((s) => `'${s}'`).join(', ');
@@ -31,6 +36,7 @@ export const TaskSchema = new EntitySchema<Task>({
     attempt: { type: 'integer', default: 0 },
     createdAt: { type: MicrosTimestampType, fieldName: 'created_at', defaultRaw: 'clock_timestamp()' },
     updatedAt: { type: MicrosTimestampType, fieldName: 'updated_at', nullable: true },
+    queuedAt: { type: MicrosTimestampType, fieldName: 'queued_at', defaultRaw: 'clock_timestamp()', lazy: true, hidden: true },
   },
   checks: [{ name: 'task_status_check', expression: `status in (${statusList})` }],
 });
