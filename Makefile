@@ -9,7 +9,7 @@ NPM_STAMP := node_modules/.install-stamp
 GENERATED := packages/contract/src/gen/taskproc/v1/task_pb.ts packages/contract/descriptor.binpb
 TSX := node --conditions=development --import tsx
 
-.PHONY: help install generate check-generated lint build start stop restart status logs test migrate
+.PHONY: help install toolchains services generate check-generated lint build start stop restart status logs test migrate
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | sort
@@ -19,6 +19,12 @@ $(NPM_STAMP): package.json package-lock.json
 	@touch $@
 
 install: $(NPM_STAMP) ## install dependencies (npm ci) if package files changed
+
+toolchains: ## install the Debian packages the SDK and gateway proofs need, if missing
+	scripts/install-toolchains.sh
+
+services: ## start the local PostgreSQL and RabbitMQ if they are not running
+	scripts/ensure-services.sh
 
 generate: $(NPM_STAMP) ## regenerate TypeScript and the descriptor set from proto/
 	npx buf generate
@@ -55,7 +61,7 @@ status: ## show which local services run
 logs: ## follow the logs of the local services
 	@tail -n 50 -F .run/logs/*.log
 
-test: $(NPM_STAMP) check-generated check-sdk lint ## lint, drift checks, type-check, and every test against local PostgreSQL and RabbitMQ
+test: $(NPM_STAMP) toolchains services check-generated check-sdk lint ## lint, drift checks, type-check, and every test against local PostgreSQL and RabbitMQ
 	npx vitest run
 
 -include make/*.mk
