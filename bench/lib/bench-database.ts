@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { migrateUp, openOrm } from '@taskproc/core';
+import { createDatabaseIfMissing, databaseUrlFor, dropDatabase, migrateDatabase } from '@taskproc/core';
 
 /** A database of the bench's own on the shared server, migrated like production, dropped at the end. */
 export interface BenchDatabase {
@@ -10,15 +10,10 @@ export interface BenchDatabase {
 }
 
 export async function createBenchDatabase(baseUrl: string, name: string): Promise<BenchDatabase> {
-  await withAdmin(baseUrl, (c) => c.query(`create database "${name}"`));
-  const url = withDatabase(baseUrl, name);
-  const orm = await openOrm({ databaseUrl: url, poolSize: 1 });
-  try {
-    await migrateUp(orm);
-  } finally {
-    await orm.close();
-  }
-  return attach(url, async () => withAdmin(baseUrl, (c) => c.query(`drop database if exists "${name}" with (force)`)));
+  const url = databaseUrlFor(baseUrl, name);
+  await createDatabaseIfMissing(url);
+  await migrateDatabase(url);
+  return attach(url, () => dropDatabase(url));
 }
 
 /** An existing database (BENCH_TARGET runs): observed, never dropped. */
@@ -26,7 +21,7 @@ export function attachDatabase(url: string): BenchDatabase {
   return attach(url, async () => {});
 }
 
-function attach(url: string, dropDatabase: () => Promise<unknown>): BenchDatabase {
+function attach(url: string, removeDatabase: () => Promise<unknown>): BenchDatabase {
   const pool = new pg.Pool({ connectionString: url, max: 2, application_name: 'taskproc-bench-observer' });
   return {
     url,
@@ -36,23 +31,7 @@ function attach(url: string, dropDatabase: () => Promise<unknown>): BenchDatabas
     },
     async drop() {
       await pool.end();
-      await dropDatabase();
+      await removeDatabase();
     },
   };
-}
-
-export function withDatabase(baseUrl: string, name: string): string {
-  const url = new URL(baseUrl);
-  url.pathname = `/${name}`;
-  return url.toString();
-}
-
-async function withAdmin<T>(baseUrl: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: withDatabase(baseUrl, 'postgres') });
-  await client.connect();
-  try {
-    return await work(client);
-  } finally {
-    await client.end();
-  }
 }

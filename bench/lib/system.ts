@@ -4,7 +4,7 @@ import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as delay } from 'node:timers/promises';
 import amqp from 'amqplib';
-import { taskTopology } from '@taskproc/core';
+import { deleteTaskTopology, taskTopology } from '@taskproc/core';
 
 // Starts the system under test as `make start` would (task-api, processors,
 // gateway; each its own node process) with the settings of .env.dev, on a
@@ -152,9 +152,7 @@ export async function deleteNamespace(amqpUrl: string, namespace: string, delive
   const connection = await amqp.connect(amqpUrl);
   try {
     const channel = await connection.createChannel();
-    await channel.deleteQueue(topology.taskQueue);
-    await channel.deleteQueue(topology.deadLetterQueue);
-    await channel.deleteExchange(topology.deadLetterExchange);
+    await deleteTaskTopology(channel, topology);
     await channel.close();
   } finally {
     await connection.close();

@@ -1,5 +1,5 @@
 import amqp from 'amqplib';
-import { taskTopology, type TaskTopology } from '@taskproc/core';
+import { deleteTaskTopology, taskTopology, type TaskTopology } from '@taskproc/core';
 import { uniqueSuffix } from './test-env.js';
 
 /** A queue namespace of the test's own, so parallel test files never share a queue. */
@@ -12,9 +12,7 @@ export async function deleteNamespace(amqpUrl: string, topology: TaskTopology): 
   const connection = await amqp.connect(amqpUrl);
   try {
     const channel = await connection.createChannel();
-    await channel.deleteQueue(topology.taskQueue);
-    await channel.deleteQueue(topology.deadLetterQueue);
-    await channel.deleteExchange(topology.deadLetterExchange);
+    await deleteTaskTopology(channel, topology);
     await channel.close();
   } finally {
     await connection.close();

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { migrateUp, openOrm } from '@taskproc/core';
+import { createDatabaseIfMissing, databaseUrlFor, dropDatabase, migrateDatabase } from '@taskproc/core';
 import { uniqueSuffix } from './test-env.js';
 
 export interface TestDatabase {
@@ -16,39 +16,21 @@ export interface TestDatabase {
 export async function createTestDatabase(baseUrl: string, label: string): Promise<TestDatabase> {
   const base = new URL(baseUrl);
   const name = `${base.pathname.slice(1) || 'taskproc_test'}_${label.replace(/\W/g, '_')}_${uniqueSuffix()}`.toLowerCase();
-  await withAdminClient(baseUrl, (client) => client.query(`create database "${name}"`));
-  const url = new URL(baseUrl);
-  url.pathname = `/${name}`;
-  const orm = await openOrm({ databaseUrl: url.toString(), poolSize: 1 });
-  try {
-    await migrateUp(orm);
-  } finally {
-    await orm.close();
-  }
-  const pool = new pg.Pool({ connectionString: url.toString(), max: 2 });
+  const url = databaseUrlFor(baseUrl, name);
+  await createDatabaseIfMissing(url);
+  await migrateDatabase(url);
+  const pool = new pg.Pool({ connectionString: url, max: 2 });
   // Dropping the database terminates whatever connection is still closing;
   // that is expected at the end of a test, not an error of the test.
   pool.on('error', () => {});
   return {
-    url: url.toString(),
+    url,
     async query(sql, params) {
       return (await pool.query(sql, params)).rows;
     },
     async drop() {
       await pool.end();
-      await withAdminClient(baseUrl, (client) => client.query(`drop database if exists "${name}" with (force)`));
+      await dropDatabase(url);
     },
   };
-}
-
-async function withAdminClient<T>(baseUrl: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
-  const admin = new URL(baseUrl);
-  admin.pathname = '/postgres';
-  const client = new pg.Client({ connectionString: admin.toString() });
-  await client.connect();
-  try {
-    return await work(client);
-  } finally {
-    await client.end();
-  }
 }

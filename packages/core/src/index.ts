@@ -16,3 +16,4 @@ export * from './timestamps.js';
 export * from './timing.js';
 export * from './batching/coalescer.js';
 export * from './process/run-service.js';
+export * from './db/database-admin.js';

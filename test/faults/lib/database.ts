@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { migrateUp, openOrm } from '@taskproc/core';
+import { createDatabaseIfMissing, databaseUrlFor, dropDatabase, migrateDatabase } from '@taskproc/core';
 
 /**
  * The scenario's own database on the suite's cluster: created and migrated
@@ -12,27 +12,15 @@ export class ScenarioDatabase {
   ) {}
 
   static async create(adminUrl: string, name: string): Promise<ScenarioDatabase> {
-    const admin = new pg.Client({ connectionString: adminUrl });
-    await admin.connect();
-    try {
-      await admin.query(`drop database if exists "${name}" with (force)`);
-      await admin.query(`create database "${name}"`);
-    } finally {
-      await admin.end();
-    }
-    const url = new URL(adminUrl);
-    url.pathname = `/${name}`;
-    const orm = await openOrm({ databaseUrl: url.toString(), poolSize: 1 });
-    try {
-      await migrateUp(orm);
-    } finally {
-      await orm.close();
-    }
-    const pool = new pg.Pool({ connectionString: url.toString(), max: 3, connectionTimeoutMillis: 3_000 });
+    const url = databaseUrlFor(adminUrl, name);
+    await dropDatabase(url);
+    await createDatabaseIfMissing(url);
+    await migrateDatabase(url);
+    const pool = new pg.Pool({ connectionString: url, max: 3, connectionTimeoutMillis: 3_000 });
     // Scenario 5 restarts PostgreSQL under this pool: an idle client's error
     // must not crash the suite (pg.Pool rethrows it without a listener).
     pool.on('error', () => undefined);
-    return new ScenarioDatabase(url.toString(), pool);
+    return new ScenarioDatabase(url, pool);
   }
 
   async query<T extends pg.QueryResultRow = pg.QueryResultRow>(sql: string, params?: unknown[]): Promise<T[]> {

@@ -44,5 +44,12 @@ export async function assertTaskTopology(channel: Channel, topology: TaskTopolog
   await channel.assertQueue(topology.taskQueue, { durable: true, arguments: topology.taskQueueArguments });
 }
 
+/** Removes every queue and exchange of a topology (tests and benchmarks clean up their own namespace). */
+export async function deleteTaskTopology(channel: Channel, topology: TaskTopology): Promise<void> {
+  await channel.deleteQueue(topology.taskQueue);
+  await channel.deleteQueue(topology.deadLetterQueue);
+  await channel.deleteExchange(topology.deadLetterExchange);
+}
+
 /** Header naming why the processor set a message aside. */
 export const DEAD_LETTER_REASON_HEADER = 'x-taskproc-reason';

@@ -1,0 +1,40 @@
+import { expect } from 'vitest';
+import type { TestDatabase } from '../support/test-database.js';
+import { RFC3339_UTC, UUID } from './toolchain.js';
+
+/** How a language's SDK spells the three gRPC codes the round-trip programs provoke. */
+export interface CodeNames {
+  failedPrecondition: string;
+  notFound: string;
+  invalidArgument: string;
+}
+
+/**
+ * Checks the JSON report every SDK's round-trip example prints (created,
+ * fetched, canceled, then the three refused calls), and that what the program
+ * saw is what the service stored.
+ */
+export async function expectRoundtripReport(stdout: string, content: string, codes: CodeNames, database: TestDatabase): Promise<void> {
+  const report = JSON.parse(stdout);
+  const id: string = report.created.id;
+  expect(id).toMatch(UUID);
+  expect(report.created).toEqual({
+    id,
+    content,
+    status: 'TASK_STATUS_PENDING',
+    created_at: expect.stringMatching(RFC3339_UTC),
+    updated_at: null,
+  });
+  expect(report.fetched).toEqual(report.created);
+  expect(report.canceled).toEqual({
+    ...report.created,
+    status: 'TASK_STATUS_CANCELED',
+    updated_at: expect.stringMatching(RFC3339_UTC),
+  });
+  expect(report.cancel_again).toBe(codes.failedPrecondition);
+  expect(report.get_unknown).toBe(codes.notFound);
+  expect(report.create_empty).toBe(codes.invalidArgument);
+
+  const rows = await database.query('select content, status from task where id = $1', [id]);
+  expect(rows).toEqual([{ content, status: 'canceled' }]);
+}
