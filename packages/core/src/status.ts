@@ -10,7 +10,3 @@ export const FINAL_STATUSES: readonly TaskStatusName[] = ['completed', 'canceled
 
 /** Statuses a cancel may start from. */
 export const CANCELABLE_STATUSES: readonly TaskStatusName[] = ['pending', 'processing'];
-
-export function isTaskStatus(value: unknown): value is TaskStatusName {
-  return typeof value === 'string' && (TASK_STATUSES as readonly string[]).includes(value);
-}

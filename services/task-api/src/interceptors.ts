@@ -4,14 +4,14 @@ import { toConnectError } from './error-mapping.js';
 
 /**
  * Maps every error a handler throws to a ConnectError (see error-mapping.ts)
- * and logs one line per request: procedure, protocol, code, duration. Errors
+ * and logs one line per request: procedure, code, duration. Errors
  * the server did not expect are logged with their cause; clients only ever
  * see the mapped message.
  */
 export function requestInterceptor(logger: Logger): Interceptor {
   return (next) => async (request) => {
     const started = performance.now();
-    const log = logger.child({ procedure: request.url ? new URL(request.url).pathname : request.method.name });
+    const log = logger.child({ procedure: `${request.service.typeName}/${request.method.name}` });
     const finish = (error?: ConnectError) => {
       const code = error ? Code[error.code] : 'OK';
       const fields = { code, durationMs: Math.round((performance.now() - started) * 100) / 100 };
