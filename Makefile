@@ -5,11 +5,26 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 export NODE_OPTIONS ?=
 
+# Every target runs on Node.js 22+ (24 LTS is the one the project is built and
+# tested on): where the PATH has an older node, scripts/provision-node.sh
+# unpacks Node.js 24 from the npm registry into .tools/ once, and it goes first
+# on the PATH of every recipe (npm included, which runs on it).
+NODE_BIN := $(shell scripts/provision-node.sh)
+ifneq ($(.SHELLSTATUS),0)
+$(error could not provision Node.js 24 (see the message above); install Node.js 22+ and retry)
+endif
+ifneq ($(NODE_BIN),)
+export PATH := $(NODE_BIN):$(PATH)
+endif
+
 NPM_STAMP := node_modules/.install-stamp
 GENERATED := packages/contract/src/gen/taskproc/v1/task_pb.ts packages/contract/descriptor.binpb
 TSX := node --conditions=development --import tsx
 
-.PHONY: help install toolchains services generate check-generated lint build start stop restart status logs test migrate
+node-version: ## print the Node.js version every target runs on
+	@node --version
+
+.PHONY: node-version help install toolchains services generate check-generated lint build start stop restart status logs test migrate
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | sort
