@@ -90,7 +90,7 @@ export async function startTaskApi(config: TaskApiConfig, logger: Logger = creat
     interceptors: [requestInterceptor(logger), requestDeadlineInterceptor(config.requestTimeoutMs)],
     readMaxBytes: READ_MAX_BYTES,
   });
-  const server = createDualProtocolServer(handler as DualProtocolHandler);
+  const server = createDualProtocolServer(handler as DualProtocolHandler, { handshakeTimeoutMs: config.connectionHandshakeTimeoutMs });
   const address = await server.listen(config.port, config.host);
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   logger.info({ port: address.port, host: config.host }, 'task-api listening (gRPC, gRPC-Web, Connect)');
