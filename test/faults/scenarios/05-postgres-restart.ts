@@ -5,7 +5,8 @@ import { waitFor } from '../../support/wait-for.js';
 /** Creates answered before the fault: the load is under way. */
 const ANSWERED_BEFORE_FAULT = 100;
 /** Creates sent during the outage and answered UNAVAILABLE before PostgreSQL comes back. */
-const UNAVAILABLE_DURING_OUTAGE = 20;
+// About two seconds of the load: long enough an outage for every kind of request to meet it.
+const UNAVAILABLE_DURING_OUTAGE = 80;
 
 /**
  * PostgreSQL crashes (`pg_ctl stop -m immediate`) once the load is under way
