@@ -2,7 +2,9 @@ import { connectNodeAdapter } from '@connectrpc/connect-node';
 import {
   TaskStore,
   createLogger,
+  databaseTimeouts,
   openOrm,
+  sleep,
   taskTopology,
   type Logger,
 } from '@taskproc/core';
@@ -10,10 +12,13 @@ import type { TaskApiConfig } from './config.js';
 import { createDatabaseProbe } from './database-probe.js';
 import { createGroupCommit, groupCommitSettings } from './group-commit.js';
 import { requestInterceptor } from './interceptors.js';
+import { requestDeadlineInterceptor } from './request-deadline.js';
 import { OutboxRelay } from './outbox-relay.js';
+import { createReadinessProbe } from './readiness.js';
 import { createRoutes } from './routes.js';
 import { createDualProtocolServer, type DualProtocolHandler } from './server.js';
 import { StaleTaskSweeper } from './stale-task-sweeper.js';
+import { markInvalidUtf8InBinaryStrings, strictJsonTextDecoder } from './utf8.js';
 
 export type { TaskApiConfig } from './config.js';
 export { readTaskApiConfig } from './config.js';
@@ -30,10 +35,18 @@ export interface RunningTaskApi {
 // gateway's 1 MiB REST limit so that a content over 65,536 bytes gets the
 // contract's INVALID_ARGUMENT, not a transport error.
 const READ_MAX_BYTES = 2 * 1024 * 1024;
+/** Longest the last shutdown step (closing the pool) may take. */
+const ORM_CLOSE_TIMEOUT_MS = 2_000;
 
 /** Starts the task-api: ORM, outbox relay and the ConnectRPC server on one port. */
 export async function startTaskApi(config: TaskApiConfig, logger: Logger = createLogger('task-api', config.logLevel)): Promise<RunningTaskApi> {
-  const orm = await openOrm({ databaseUrl: config.databaseUrl, poolSize: config.databasePoolSize, logger });
+  markInvalidUtf8InBinaryStrings();
+  const orm = await openOrm({
+    databaseUrl: config.databaseUrl,
+    poolSize: config.databasePoolSize,
+    timeouts: databaseTimeouts(config),
+    logger,
+  });
   const store = new TaskStore(orm, { staleAfterMs: config.taskStaleAfterMs });
   const relay = new OutboxRelay(
     orm,
@@ -42,6 +55,8 @@ export async function startTaskApi(config: TaskApiConfig, logger: Logger = creat
       topology: taskTopology(config.queueNamespace, config.queueDeliveryLimit),
       batchSize: config.outboxBatchSize,
       pollIntervalMs: config.outboxPollIntervalMs,
+      connectTimeoutMs: config.amqpConnectTimeoutMs,
+      confirmTimeoutMs: config.amqpConfirmTimeoutMs,
     },
     logger.child({ component: 'outbox-relay' }),
   );
@@ -67,16 +82,22 @@ export async function startTaskApi(config: TaskApiConfig, logger: Logger = creat
   const shutdown = new AbortController();
   const handler = connectNodeAdapter({
     shutdownSignal: shutdown.signal,
-    routes: createRoutes({
-      store,
-      createTask: createGroupCommit(store, groupCommitSettings(config.databasePoolSize)),
-      onTaskCommitted,
-      probeDatabase,
-    }),
-    interceptors: [requestInterceptor(logger)],
+    routes: createRoutes(
+      {
+        store,
+        createTask: createGroupCommit(store, groupCommitSettings(config)),
+        onTaskCommitted,
+        probeDatabase,
+      },
+      createReadinessProbe(probeDatabase, () => relay.health(), logger.child({ component: 'readiness' })),
+    ),
+    // Outermost first: the deadline's UNAVAILABLE is mapped and logged like any other error.
+    interceptors: [requestInterceptor(logger), requestDeadlineInterceptor(config.requestTimeoutMs)],
     readMaxBytes: READ_MAX_BYTES,
+    // connect-node passes these to its JSON serialization; the type omits the decoder.
+    jsonOptions: { textDecoder: strictJsonTextDecoder } as Parameters<typeof connectNodeAdapter>[0]['jsonOptions'],
   });
-  const server = createDualProtocolServer(handler as DualProtocolHandler);
+  const server = createDualProtocolServer(handler as DualProtocolHandler, { handshakeTimeoutMs: config.connectionHandshakeTimeoutMs });
   const address = await server.listen(config.port, config.host);
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   logger.info({ port: address.port, host: config.host }, 'task-api listening (gRPC, gRPC-Web, Connect)');
@@ -91,7 +112,9 @@ export async function startTaskApi(config: TaskApiConfig, logger: Logger = creat
         await server.close(config.shutdownGraceMs);
         await sweeper.stop();
         await relay.stop();
-        await orm.close();
+        // An unreachable database would hold the pool's goodbye to each connection.
+        const gaveUp = new AbortController();
+        await Promise.race([orm.close().finally(() => gaveUp.abort()), sleep(ORM_CLOSE_TIMEOUT_MS, gaveUp.signal)]).catch(() => undefined);
         logger.info('task-api stopped');
       })();
       return closing;
