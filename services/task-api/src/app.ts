@@ -10,6 +10,7 @@ import type { TaskApiConfig } from './config.js';
 import { createDatabaseProbe } from './database-probe.js';
 import { createGroupCommit, groupCommitSettings } from './group-commit.js';
 import { requestInterceptor } from './interceptors.js';
+import { OutboxDueListener } from './outbox-due-listener.js';
 import { OutboxRelay } from './outbox-relay.js';
 import { createRoutes } from './routes.js';
 import { createDualProtocolServer, type DualProtocolHandler } from './server.js';
@@ -46,6 +47,14 @@ export async function startTaskApi(config: TaskApiConfig, logger: Logger = creat
     logger.child({ component: 'outbox-relay' }),
   );
   relay.start();
+  // Entries that wait (a processor's failed attempt) are committed elsewhere too.
+  const dueListener = new OutboxDueListener({
+    databaseUrl: config.databaseUrl,
+    logger: logger.child({ component: 'outbox-due-listener' }),
+    onDue: (delayMs) => relay.wakeAfter(delayMs),
+    onListening: () => relay.wake(),
+  });
+  dueListener.start();
   const sweeper = new StaleTaskSweeper(
     store,
     // A few sweeps per stale period: a lost task waits at most ~1.25 periods.
@@ -90,6 +99,7 @@ export async function startTaskApi(config: TaskApiConfig, logger: Logger = creat
         shutdown.abort();
         await server.close(config.shutdownGraceMs);
         await sweeper.stop();
+        await dueListener.stop();
         await relay.stop();
         await orm.close();
         logger.info('task-api stopped');
