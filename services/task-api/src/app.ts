@@ -1,5 +1,6 @@
 import { connectNodeAdapter } from '@connectrpc/connect-node';
 import {
+  TaskFailureStore,
   TaskStore,
   createLogger,
   databaseTimeouts,
@@ -92,6 +93,7 @@ export async function startTaskApi(config: TaskApiConfig, logger: Logger = creat
     routes: createRoutes(
       {
         store,
+        failures: new TaskFailureStore(orm),
         createTask: createGroupCommit(store, groupCommitSettings(config)),
         onTaskCommitted,
         probeDatabase,

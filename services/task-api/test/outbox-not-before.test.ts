@@ -3,7 +3,7 @@ import amqp, { type Channel, type ChannelModel } from 'amqplib';
 import { createClient, type Client } from '@connectrpc/connect';
 import { createGrpcTransport } from '@connectrpc/connect-node';
 import { TaskService } from '@taskproc/contract';
-import { createLogger, decodeTaskMessage } from '@taskproc/core';
+import { assertTaskTopology, createLogger, decodeTaskMessage } from '@taskproc/core';
 import { startTaskApi, type RunningTaskApi } from '@taskproc/task-api';
 import { startTaskApiHarness, type TaskApiHarness } from '../../../test/support/task-api-harness.js';
 import { loadTestEnv } from '../../../test/support/test-env.js';
@@ -25,6 +25,7 @@ beforeAll(async () => {
   client = createClient(TaskService, createGrpcTransport({ baseUrl: harness.api.url }));
   connection = await amqp.connect(loadTestEnv().AMQP_URL!);
   channel = await connection.createChannel();
+  await assertTaskTopology(channel, harness.topology);
 });
 
 afterAll(async () => {
