@@ -12,9 +12,12 @@
 --   * a successful `POST /task` answers 201 (the transcoder only knows 200);
 --   * a response of the form {"task": {...}} becomes the task itself, because
 --     Envoy refuses `response_body` on non-HttpBody fields (envoyproxy/envoy#11136);
+--   * in {"tasks": [...]} (BatchCreateTasks) each task is reshaped alike;
 --   * in a task, status "TASK_STATUS_PENDING" becomes "pending", a missing
---     updated_at becomes null, and both timestamps get exactly six fractional
---     digits and "Z";
+--     updated_at becomes null, and the timestamps (schedule_time too) get
+--     exactly six fractional digits and "Z";
+--   * the Idempotency-Key header of `POST /task` becomes the body's
+--     request_id (the transcoder maps no header to a field);
 --   * every error body is google.rpc.Status JSON, {"code":N,"message":"...",
 --     "details":[]}: the transcoder already writes that for gRPC errors
 --     (convert_grpc_status), and Envoy's own local replies (404 no route,
@@ -244,6 +247,10 @@ local function member_named(object, key)
   return nil
 end
 
+local function path_without_query(path)
+  return string.match(path or "", "^[^?]*")
+end
+
 --- "2024-10-28T08:04:08.99Z" -> "2024-10-28T08:04:08.990000Z"; nil if not a protobuf JSON timestamp.
 function rest_shape.normalize_timestamp(value)
   local whole, fraction = string.match(value, "^(%d%d%d%d%-%d%d%-%d%dT%d%d:%d%d:%d%d)%.(%d+)Z$")
@@ -262,7 +269,7 @@ function rest_shape.short_status(value)
   return name and string.lower(name) or nil
 end
 
-local TIMESTAMP_KEYS = { created_at = true, updated_at = true }
+local TIMESTAMP_KEYS = { created_at = true, updated_at = true, schedule_time = true }
 
 -- Rewrites one task object, copying every untouched key and value verbatim.
 local function shape_task(text, task)
@@ -292,13 +299,57 @@ local function shape_task(text, task)
 end
 
 --- The body of a successful REST response: {"task": {...}} becomes the
---- reshaped task; anything else is returned unchanged.
+--- reshaped task, and in {"tasks": [...]} each task is reshaped; anything
+--- else is returned unchanged.
 function rest_shape.shape_success_body(text)
   local root = json.scan(text)
   if not root or root.kind ~= "object" or #root.members ~= 1 then return text end
   local only = root.members[1]
-  if only.key ~= "task" or only.value.kind ~= "object" then return text end
-  return shape_task(text, only.value)
+  if only.key == "task" and only.value.kind == "object" then return shape_task(text, only.value) end
+  if only.key == "tasks" and only.value.kind == "array" then
+    local tasks = {}
+    for index, item in ipairs(only.value.items) do
+      if item.kind ~= "object" then return text end
+      tasks[index] = shape_task(text, item)
+    end
+    return "{" .. string.sub(text, only.key_first, only.key_last) .. ":[" .. table.concat(tasks, ",") .. "]}"
+  end
+  return text
+end
+
+---------------------------------------------------------------------------
+-- Idempotency-Key. The same rule, case for case, as
+-- gateway/src/idempotency-key.ts: for `POST /task`, the header goes into
+-- the JSON body as its first member, request_id. Only keys of the
+-- contract's alphabet are taken, so the key needs no escaping.
+---------------------------------------------------------------------------
+
+local KEYED_ROUTES = { ["POST /task"] = true }
+rest_shape.INVALID_KEY_BODY = '{"code":3,"message":"Idempotency-Key must be 1 to 128 characters of [A-Za-z0-9._:-]","details":[]}'
+rest_shape.DIFFERENT_KEY_BODY = '{"code":3,"message":"Idempotency-Key and request_id differ","details":[]}'
+
+local function key_refusal(body)
+  return { refusal = { status = 400, content_type = "application/json", body = body } }
+end
+
+--- `request` = {method, path, idempotency_key, body}. Returns {body = ...}
+--- (the body to transcode) or {refusal = {status, content_type, body}}.
+function rest_shape.apply_idempotency_key(request)
+  local key, body = request.idempotency_key, request.body or ""
+  if key == nil or not KEYED_ROUTES[(request.method or "") .. " " .. path_without_query(request.path)] then
+    return { body = body }
+  end
+  if #key < 1 or #key > 128 or not string.match(key, "^[%w%.%_:%-]+$") then return key_refusal(rest_shape.INVALID_KEY_BODY) end
+  local root = json.scan(body)
+  -- Not a JSON object: the transcoder refuses it as it would without the header.
+  if not root or root.kind ~= "object" then return { body = body } end
+  local present = member_named(root, "request_id") or member_named(root, "requestId")
+  if present then
+    if present.value.kind == "string" and present.value.value == key then return { body = body } end
+    return key_refusal(rest_shape.DIFFERENT_KEY_BODY)
+  end
+  local member = '"request_id":"' .. key .. '"' .. (#root.members > 0 and "," or "")
+  return { body = string.sub(body, 1, root.first) .. member .. string.sub(body, root.first + 1) }
 end
 
 local function status_json(code, message)
@@ -319,10 +370,6 @@ local function is_status_json(text)
   return code ~= nil and code.value.kind == "number" and code.value.value % 1 == 0
     and message ~= nil and message.value.kind == "string"
     and details ~= nil and details.value.kind == "array"
-end
-
-local function path_without_query(path)
-  return string.match(path or "", "^[^?]*")
 end
 
 --- Is this a gRPC request (which the gateway passes through untouched)?
@@ -377,6 +424,22 @@ function envoy_on_request(handle)
   local refusal = rest_shape.check_request({ content_length = headers:get("content-length") })
   if refusal then
     handle:respond({ [":status"] = tostring(refusal.status), ["content-type"] = refusal.content_type }, refusal.body)
+    return
+  end
+  local key = headers:get("idempotency-key")
+  if key == nil or not KEYED_ROUTES[request.method .. " " .. path_without_query(request.path)] then return end
+  -- Buffers the body (at most 1 MiB, checked above); a request without one
+  -- has no content either and is refused upstream as such.
+  local body = handle:body()
+  local original = body and body:getBytes(0, body:length()) or ""
+  local keyed = rest_shape.apply_idempotency_key({
+    method = request.method, path = request.path, idempotency_key = key, body = original,
+  })
+  if keyed.refusal then
+    handle:respond({ [":status"] = tostring(keyed.refusal.status), ["content-type"] = keyed.refusal.content_type }, keyed.refusal.body)
+  elseif body and keyed.body ~= original then
+    -- setBytes also sets content-length to the new size.
+    body:setBytes(keyed.body)
   end
 end
 

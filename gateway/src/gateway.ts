@@ -3,6 +3,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Registry } from '@bufbuild/protobuf';
 import type { Transport } from '@connectrpc/connect';
 import type { Logger } from '@taskproc/core';
+import { applyIdempotencyKey } from './idempotency-key.js';
 import { MAX_REQUEST_BODY_BYTES } from './limits.js';
 import { BodyTooLargeError, readBody } from './request-body.js';
 import { buildRequestMessage, RequestMappingError } from './request-message.js';
@@ -34,7 +35,13 @@ export async function handleRestRequest(incoming: IncomingMessage, deps: Gateway
 
   let input;
   try {
-    const body = await readBody(incoming, MAX_REQUEST_BODY_BYTES);
+    const keyed = applyIdempotencyKey({
+      ...request,
+      idempotencyKey: singleHeader(incoming.headers['idempotency-key']),
+      body: await readBody(incoming, MAX_REQUEST_BODY_BYTES),
+    });
+    if ('refusal' in keyed) return keyed.refusal;
+    const { body } = keyed;
     input = buildRequestMessage(match.route, { body, bindings: [...match.pathBindings, ...queryBindings] }, deps.registry);
   } catch (error) {
     if (error instanceof BodyTooLargeError) return localReply(413);
@@ -59,6 +66,11 @@ export async function handleRestRequest(incoming: IncomingMessage, deps: Gateway
     }
     throw error;
   }
+}
+
+/** A repeated header is joined as Envoy joins it, so it fails the key's alphabet in both gateways. */
+function singleHeader(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value.join(',') : value;
 }
 
 function splitOnce(text: string, separator: string): [string, string] {

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { applyIdempotencyKey } from '../src/idempotency-key.js';
 import { checkRequest, normalizeTimestamp, shapeResponse, shortStatus } from '../src/rest-shape.js';
 
 // The embedded gateway's REST shape rule against the fixture file the Envoy
@@ -18,9 +19,16 @@ interface RequestCase {
   expected: { status: number; contentType: string; body: string } | null;
 }
 
+interface IdempotencyKeyCase {
+  name: string;
+  request: { method: string; path: string; idempotencyKey: string | null; body: string };
+  expected: { body: string } | { refusal: { status: number; contentType: string; body: string } };
+}
+
 const fixtures = JSON.parse(readFileSync(new URL('./fixtures/rest-shape-cases.json', import.meta.url), 'utf8')) as {
   responses: ResponseCase[];
   requests: RequestCase[];
+  idempotencyKeys: IdempotencyKeyCase[];
 };
 
 describe('REST shape rule (TypeScript) on the shared fixtures', () => {
@@ -40,6 +48,11 @@ describe('REST shape rule (TypeScript) on the shared fixtures', () => {
   it.each(fixtures.requests.map((c) => [c.name, c] as const))('request: %s', (_name, testCase) => {
     const refusal = checkRequest({ contentLength: testCase.request.contentLength ?? undefined });
     expect(refusal).toEqual(testCase.expected ?? undefined);
+  });
+
+  it.each(fixtures.idempotencyKeys.map((c) => [c.name, c] as const))('Idempotency-Key: %s', (_name, testCase) => {
+    const { idempotencyKey, ...request } = testCase.request;
+    expect(applyIdempotencyKey({ ...request, idempotencyKey: idempotencyKey ?? undefined })).toEqual(testCase.expected);
   });
 });
 

@@ -102,6 +102,36 @@ for _, case in ipairs(fixtures.requests) do
   end
 end
 
+for _, case in ipairs(fixtures.idempotencyKeys) do
+  local request, expected = case.request, case.expected
+  local key = nil_if_null(request.idempotencyKey)
+  local keyed = rest_shape.apply_idempotency_key({
+    method = request.method, path = request.path, idempotency_key = key, body = request.body,
+  })
+  if expected.refusal then
+    same(case.name .. " [key rule] status", keyed.refusal and keyed.refusal.status, expected.refusal.status)
+    same(case.name .. " [key rule] body", keyed.refusal and keyed.refusal.body, expected.refusal.body)
+  else
+    same(case.name .. " [key rule] body", keyed.body, expected.body)
+  end
+
+  local stream = stand_in.stream()
+  local headers = { [":method"] = request.method, [":path"] = request.path, ["content-type"] = "application/json" }
+  if request.body ~= "" then headers["content-length"] = tostring(#request.body) end
+  headers["idempotency-key"] = key
+  local handle = stream.request_handle(headers, request.body ~= "" and request.body or nil)
+  stand_in.run(envoy_on_request, handle)
+  local responded = rawget(handle, "responded")
+  if expected.refusal then
+    same(case.name .. " [envoy key] :status", responded and responded.headers[":status"], tostring(expected.refusal.status))
+    same(case.name .. " [envoy key] body", responded and responded.body, expected.refusal.body)
+  else
+    check(case.name .. " [envoy key] passes", responded == nil)
+    same(case.name .. " [envoy key] body", handle:final_body() or "", expected.body)
+    same(case.name .. " [envoy key] content-length", handle.header_map.values["content-length"] or "0", tostring(#expected.body))
+  end
+end
+
 -- Cases about the Envoy glue itself rather than the rule.
 do
   local stream = stand_in.stream()

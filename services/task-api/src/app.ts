@@ -9,6 +9,7 @@ import {
 import type { TaskApiConfig } from './config.js';
 import { createDatabaseProbe } from './database-probe.js';
 import { createGroupCommit, groupCommitSettings } from './group-commit.js';
+import { IdempotencyKeyCleanup } from './idempotency-key-cleanup.js';
 import { requestInterceptor } from './interceptors.js';
 import { OutboxRelay } from './outbox-relay.js';
 import { createRoutes } from './routes.js';
@@ -34,7 +35,7 @@ const READ_MAX_BYTES = 2 * 1024 * 1024;
 /** Starts the task-api: ORM, outbox relay and the ConnectRPC server on one port. */
 export async function startTaskApi(config: TaskApiConfig, logger: Logger = createLogger('task-api', config.logLevel)): Promise<RunningTaskApi> {
   const orm = await openOrm({ databaseUrl: config.databaseUrl, poolSize: config.databasePoolSize, logger });
-  const store = new TaskStore(orm, { staleAfterMs: config.taskStaleAfterMs });
+  const store = new TaskStore(orm, { staleAfterMs: config.taskStaleAfterMs, idempotencyKeyLifetimeMs: config.idempotencyKeyLifetimeMs });
   const relay = new OutboxRelay(
     orm,
     {
@@ -53,6 +54,12 @@ export async function startTaskApi(config: TaskApiConfig, logger: Logger = creat
     logger.child({ component: 'stale-task-sweeper' }),
   );
   sweeper.start();
+  const keyCleanup = new IdempotencyKeyCleanup(
+    store,
+    { intervalMs: config.idempotencyCleanupIntervalMs, batchSize: 1_000, maxBatchesPerRound: 100 },
+    logger.child({ component: 'idempotency-key-cleanup' }),
+  );
+  keyCleanup.start();
 
   const probeDatabase = createDatabaseProbe(orm);
   const onTaskCommitted = config.faultExitAfterCommit
@@ -70,6 +77,7 @@ export async function startTaskApi(config: TaskApiConfig, logger: Logger = creat
     routes: createRoutes({
       store,
       createTask: createGroupCommit(store, groupCommitSettings(config.databasePoolSize)),
+      createTasks: (items) => store.createTasksAtomically(items),
       onTaskCommitted,
       probeDatabase,
     }),
@@ -90,6 +98,7 @@ export async function startTaskApi(config: TaskApiConfig, logger: Logger = creat
         shutdown.abort();
         await server.close(config.shutdownGraceMs);
         await sweeper.stop();
+        await keyCleanup.stop();
         await relay.stop();
         await orm.close();
         logger.info('task-api stopped');

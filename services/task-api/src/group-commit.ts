@@ -1,4 +1,4 @@
-import { Coalescer, isDatabaseUnavailable, type Task, type TaskStore } from '@taskproc/core';
+import { Coalescer, isDatabaseUnavailable, type CreateOutcome, type NewTask, type TaskStore } from '@taskproc/core';
 
 export interface GroupCommitSettings {
   /** Most creates one statement inserts. */
@@ -22,14 +22,16 @@ export function groupCommitSettings(databasePoolSize: number): GroupCommitSettin
  * statement that inserts their tasks and outbox entries and commits them
  * together (one fsync instead of one per task). Each caller is answered only
  * after that commit, so "201 means durably queued" holds as before. A lone
- * call goes out at once, alone, the way it always did.
+ * call goes out at once, alone, the way it always did. Two creates with one
+ * request_id in one batch are settled by the statement itself (see
+ * task-creation.ts): one creates, the other repeats or conflicts.
  */
-export function createGroupCommit(store: TaskStore, settings: GroupCommitSettings): (content: string) => Promise<Task> {
-  const coalescer = new Coalescer((contents: string[]) => store.createManyWithOutboxEntries(contents), {
+export function createGroupCommit(store: TaskStore, settings: GroupCommitSettings): (item: NewTask) => Promise<CreateOutcome> {
+  const coalescer = new Coalescer((items: NewTask[]) => store.createTasks(items), {
     ...settings,
     // The database being down concerns every caller; anything else may be
     // one content's fault, so the batch is retried one by one.
     failsEveryone: isDatabaseUnavailable,
   });
-  return (content) => coalescer.submit(content);
+  return (item) => coalescer.submit(item);
 }
