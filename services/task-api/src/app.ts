@@ -11,6 +11,7 @@ import { createDatabaseProbe } from './database-probe.js';
 import { createGroupCommit, groupCommitSettings } from './group-commit.js';
 import { IdempotencyKeyCleanup } from './idempotency-key-cleanup.js';
 import { requestInterceptor } from './interceptors.js';
+import { OutboxDueListener } from './outbox-due-listener.js';
 import { OutboxRelay } from './outbox-relay.js';
 import { createRoutes } from './routes.js';
 import { createDualProtocolServer, type DualProtocolHandler } from './server.js';
@@ -47,6 +48,14 @@ export async function startTaskApi(config: TaskApiConfig, logger: Logger = creat
     logger.child({ component: 'outbox-relay' }),
   );
   relay.start();
+  // Entries that wait (a processor's failed attempt) are committed elsewhere too.
+  const dueListener = new OutboxDueListener({
+    databaseUrl: config.databaseUrl,
+    logger: logger.child({ component: 'outbox-due-listener' }),
+    onDue: (delayMs) => relay.wakeAfter(delayMs),
+    onListening: () => relay.wake(),
+  });
+  dueListener.start();
   const sweeper = new StaleTaskSweeper(
     store,
     // A few sweeps per stale period: a lost task waits at most ~1.25 periods.
@@ -99,6 +108,7 @@ export async function startTaskApi(config: TaskApiConfig, logger: Logger = creat
         await server.close(config.shutdownGraceMs);
         await sweeper.stop();
         await keyCleanup.stop();
+        await dueListener.stop();
         await relay.stop();
         await orm.close();
         logger.info('task-api stopped');
