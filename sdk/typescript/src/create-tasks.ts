@@ -32,8 +32,12 @@ export interface RetryOptions {
   callOptions?: CallOptions;
 }
 
-/** Codes after which the create may or may not have happened: a retry with the same key settles it. */
-const RETRIED_CODES: ReadonlySet<Code> = new Set([Code.Unavailable, Code.DeadlineExceeded]);
+/**
+ * Codes after which the create may or may not have happened: a retry with
+ * the same key settles it. CANCELED too unless the caller aborted: Node's
+ * HTTP/2 client reports a connection cut mid-call as a stream CANCEL.
+ */
+const RETRIED_CODES: ReadonlySet<Code> = new Set([Code.Unavailable, Code.DeadlineExceeded, Code.Canceled]);
 
 /** A fresh idempotency key. */
 export function newRequestId(): string {
