@@ -2,6 +2,7 @@ import { connectNodeAdapter } from '@connectrpc/connect-node';
 import {
   TaskStore,
   createLogger,
+  databaseTimeouts,
   openOrm,
   taskTopology,
   type Logger,
@@ -12,7 +13,9 @@ import { createGroupCommit, groupCommitSettings } from './group-commit.js';
 import { IdempotencyKeyCleanup } from './idempotency-key-cleanup.js';
 import { requestInterceptor } from './interceptors.js';
 import { OutboxDueListener } from './outbox-due-listener.js';
+import { requestDeadlineInterceptor } from './request-deadline.js';
 import { OutboxRelay } from './outbox-relay.js';
+import { createReadinessProbe } from './readiness.js';
 import { createRoutes } from './routes.js';
 import { createDualProtocolServer, type DualProtocolHandler } from './server.js';
 import { StaleTaskSweeper } from './stale-task-sweeper.js';
@@ -35,7 +38,12 @@ const READ_MAX_BYTES = 2 * 1024 * 1024;
 
 /** Starts the task-api: ORM, outbox relay and the ConnectRPC server on one port. */
 export async function startTaskApi(config: TaskApiConfig, logger: Logger = createLogger('task-api', config.logLevel)): Promise<RunningTaskApi> {
-  const orm = await openOrm({ databaseUrl: config.databaseUrl, poolSize: config.databasePoolSize, logger });
+  const orm = await openOrm({
+    databaseUrl: config.databaseUrl,
+    poolSize: config.databasePoolSize,
+    timeouts: databaseTimeouts(config),
+    logger,
+  });
   const store = new TaskStore(orm, { staleAfterMs: config.taskStaleAfterMs, idempotencyKeyLifetimeMs: config.idempotencyKeyLifetimeMs });
   const relay = new OutboxRelay(
     orm,
@@ -44,6 +52,8 @@ export async function startTaskApi(config: TaskApiConfig, logger: Logger = creat
       topology: taskTopology(config.queueNamespace, config.queueDeliveryLimit),
       batchSize: config.outboxBatchSize,
       pollIntervalMs: config.outboxPollIntervalMs,
+      connectTimeoutMs: config.amqpConnectTimeoutMs,
+      confirmTimeoutMs: config.amqpConfirmTimeoutMs,
     },
     logger.child({ component: 'outbox-relay' }),
   );
@@ -83,14 +93,18 @@ export async function startTaskApi(config: TaskApiConfig, logger: Logger = creat
   const shutdown = new AbortController();
   const handler = connectNodeAdapter({
     shutdownSignal: shutdown.signal,
-    routes: createRoutes({
-      store,
-      createTask: createGroupCommit(store, groupCommitSettings(config.databasePoolSize)),
-      createTasks: (items) => store.createTasksAtomically(items),
-      onTaskCommitted,
-      probeDatabase,
-    }),
-    interceptors: [requestInterceptor(logger)],
+    routes: createRoutes(
+      {
+        store,
+        createTask: createGroupCommit(store, groupCommitSettings(config)),
+        createTasks: (items) => store.createTasksAtomically(items),
+        onTaskCommitted,
+        probeDatabase,
+      },
+      createReadinessProbe(probeDatabase, () => relay.health(), logger.child({ component: 'readiness' })),
+    ),
+    // Outermost first: the deadline's UNAVAILABLE is mapped and logged like any other error.
+    interceptors: [requestInterceptor(logger), requestDeadlineInterceptor(config.requestTimeoutMs)],
     readMaxBytes: READ_MAX_BYTES,
   });
   const server = createDualProtocolServer(handler as DualProtocolHandler);

@@ -11,6 +11,19 @@ export interface TaskApiConfig extends SharedConfig {
   idempotencyKeyLifetimeMs: number;
   /** How often expired idempotency keys are deleted (they are free at once regardless). */
   idempotencyCleanupIntervalMs: number;
+  /**
+   * Longest a unary request is served before it is answered UNAVAILABLE
+   * (a client's shorter deadline wins). Below the gateway's 15 s upstream
+   * timeout, so an outage reaches REST clients as 503, not 504.
+   */
+  requestTimeoutMs: number;
+  /** Creates waiting for a group commit; past it a create is refused RESOURCE_EXHAUSTED. */
+  createQueueLimit: number;
+  /**
+   * A connection that has not sent a whole first request (HTTP/1.1 headers,
+   * or the HTTP/2 preface and SETTINGS) within this is closed.
+   */
+  connectionHandshakeTimeoutMs: number;
   /** Time in-flight requests get on SIGTERM before connections are cut. */
   shutdownGraceMs: number;
   /**
@@ -32,6 +45,9 @@ export function readTaskApiConfig(env: Env = process.env): Readonly<TaskApiConfi
     outboxBatchSize: reader.integer('OUTBOX_BATCH_SIZE', 200, { min: 1, max: 10_000 }),
     idempotencyKeyLifetimeMs: reader.integer('IDEMPOTENCY_KEY_LIFETIME_MS', 86_400_000, { min: 1_000, max: 604_800_000 }),
     idempotencyCleanupIntervalMs: reader.integer('IDEMPOTENCY_CLEANUP_INTERVAL_MS', 60_000, { min: 100, max: 3_600_000 }),
+    requestTimeoutMs: reader.integer('TASK_API_REQUEST_TIMEOUT_MS', 10_000, { min: 100, max: 600_000 }),
+    createQueueLimit: reader.integer('TASK_API_CREATE_QUEUE_LIMIT', 10_000, { min: 1, max: 1_000_000 }),
+    connectionHandshakeTimeoutMs: reader.integer('TASK_API_HANDSHAKE_TIMEOUT_MS', 10_000, { min: 100, max: 600_000 }),
     shutdownGraceMs: reader.integer('TASK_API_SHUTDOWN_GRACE_MS', 10_000, { min: 0, max: 300_000 }),
     faultExitAfterCommit: reader.boolean('TASK_API_FAULT_EXIT_AFTER_COMMIT', false),
   });

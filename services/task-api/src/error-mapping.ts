@@ -5,6 +5,7 @@ import {
   FailedPreconditionError,
   InvalidArgumentError,
   NotFoundError,
+  ResourceExhaustedError,
   UnavailableError,
   translateDatabaseError,
 } from '@taskproc/core';
@@ -29,5 +30,6 @@ function codeOf(error: DomainError): Code {
   if (error instanceof FailedPreconditionError) return Code.FailedPrecondition;
   if (error instanceof UnavailableError) return Code.Unavailable;
   if (error instanceof AlreadyExistsError) return Code.AlreadyExists;
+  if (error instanceof ResourceExhaustedError) return Code.ResourceExhausted;
   return Code.Internal;
 }

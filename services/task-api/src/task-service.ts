@@ -11,9 +11,11 @@ export interface TaskServiceDeps {
   /**
    * Inserts a pending task with its outbox entry (and idempotency key) and
    * resolves once committed, or answers with the task an earlier create with
-   * the same request_id made, or a conflict (see group-commit.ts).
+   * the same request_id made, or a conflict (see group-commit.ts); `signal`
+   * is the request's, so a create still waiting when its deadline passes is
+   * dropped.
    */
-  createTask(item: NewTask): Promise<CreateOutcome>;
+  createTask(item: NewTask, signal?: AbortSignal): Promise<CreateOutcome>;
   /** Creates every item in one transaction, or none (BatchCreateTasks). */
   createTasks(items: NewTask[]): Promise<Task[]>;
   /** Called after a create commits, so the outbox relay publishes at once. */
@@ -31,8 +33,8 @@ export interface TaskServiceDeps {
 // UNIMPLEMENTED for a method without a handler.
 export function createTaskService(deps: TaskServiceDeps): Partial<ServiceImpl<typeof TaskService>> {
   return {
-    async createTask(request) {
-      const outcome = await deps.createTask(validateCreateRequest(request, Date.now()));
+    async createTask(request, context) {
+      const outcome = await deps.createTask(validateCreateRequest(request, Date.now()), context.signal);
       if (outcome.kind === 'conflict') throw conflictError(outcome.requestId);
       if (outcome.kind === 'created') deps.onTaskCommitted(outcome.task.id);
       return { task: toTaskMessage(outcome.task) };
