@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expectCreateOptionsReport } from './sdk/create-options-report.js';
 import { expectRoundtripReport } from './sdk/roundtrip-report.js';
 import { startTaskApiHarness, type TaskApiHarness } from './support/task-api-harness.js';
 import { commandSucceeds, requireToolchain, run } from './sdk/toolchain.js';
@@ -25,7 +26,7 @@ afterAll(async () => {
 });
 
 describe('the generated Python SDK', () => {
-  it('creates, reads and cancels a task over gRPC, and gets the contract error codes', async () => {
+  it('creates, reads and cancels a task over gRPC, gets the contract error codes, and uses the create options', async () => {
     const content = `from python ${Date.now()}`;
     const target = `127.0.0.1:${harness.api.port}`;
     const result = await run(PYTHON, ['sdk/python/examples/roundtrip.py', target, content], {
@@ -35,5 +36,6 @@ describe('the generated Python SDK', () => {
     expect(result.code, `roundtrip.py failed:\n${result.stderr}`).toBe(0);
 
     await expectRoundtripReport(result.stdout, content, { failedPrecondition: 'FAILED_PRECONDITION', notFound: 'NOT_FOUND', invalidArgument: 'INVALID_ARGUMENT' }, harness.database);
+    await expectCreateOptionsReport(result.stdout, content, { alreadyExists: 'ALREADY_EXISTS', invalidArgument: 'INVALID_ARGUMENT' }, harness.database);
   });
 });
