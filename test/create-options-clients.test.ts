@@ -72,7 +72,7 @@ describe('TypeScript client create options', () => {
       baseUrl: harness.api.url,
       transport: 'grpc',
       interceptors: [(next) => async (request) => {
-        if (request.method.name === 'BatchCreateTasks') sizes.push((request.message as { requests: unknown[] }).requests.length);
+        if (request.method.name === 'BatchCreateTasks') sizes.push((request.message as unknown as { requests: unknown[] }).requests.length);
         return next(request);
       }],
     });
