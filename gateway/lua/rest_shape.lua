@@ -18,6 +18,9 @@
 --     exactly six fractional digits and "Z";
 --   * the Idempotency-Key header of `POST /task` becomes the body's
 --     request_id (the transcoder maps no header to a field);
+--   * an unknown field in the body of `POST /task` or `POST
+--     /tasks:batchCreate` is refused with 400 (the transcoder drops unknown
+--     fields silently, envoyproxy/envoy#46623);
 --   * every error body is google.rpc.Status JSON, {"code":N,"message":"...",
 --     "details":[]}: the transcoder already writes that for gRPC errors
 --     (convert_grpc_status), and Envoy's own local replies (404 no route,
@@ -251,6 +254,11 @@ local function path_without_query(path)
   return string.match(path or "", "^[^?]*")
 end
 
+local function status_json(code, message)
+  -- Messages are plain ASCII; quotes come escaped.
+  return string.format('{"code":%d,"message":"%s","details":[]}', code, message)
+end
+
 --- "2024-10-28T08:04:08.99Z" -> "2024-10-28T08:04:08.990000Z"; nil if not a protobuf JSON timestamp.
 function rest_shape.normalize_timestamp(value)
   local whole, fraction = string.match(value, "^(%d%d%d%d%-%d%d%-%d%dT%d%d:%d%d:%d%d)%.(%d+)Z$")
@@ -318,6 +326,50 @@ function rest_shape.shape_success_body(text)
 end
 
 ---------------------------------------------------------------------------
+-- Unknown body fields. The same rule, case for case, as
+-- gateway/src/body-fields.ts: the fields (proto and JSON names) of the
+-- request messages of the routes that take a body, checked against
+-- proto/ by gateway/test/envoy-config.test.ts.
+---------------------------------------------------------------------------
+
+local CREATE_TASK_FIELDS = { content = true, request_id = true, requestId = true, schedule_time = true, scheduleTime = true }
+rest_shape.BODY_FIELDS = {
+  ["POST /task"] = { fields = CREATE_TASK_FIELDS, lists = {} },
+  ["POST /tasks:batchCreate"] = { fields = { requests = true }, lists = { requests = CREATE_TASK_FIELDS } },
+}
+
+local function unknown_field(name)
+  -- Only a plain name is echoed, so the message needs no escaping.
+  local message = string.match(name, "^[%w_%[%]%.]+$") and ('unknown field \\"' .. name .. '\\" in the request body')
+    or "unknown field in the request body"
+  return { status = 400, content_type = "application/json", body = status_json(3, message) }
+end
+
+--- `request` = {method, path, body}. Returns nil, or the 400 to answer when
+--- the body names a field its request message does not have.
+function rest_shape.check_body_fields(request)
+  local rule = rest_shape.BODY_FIELDS[(request.method or "") .. " " .. path_without_query(request.path)]
+  if not rule then return nil end
+  local root = json.scan(request.body or "")
+  -- Not a JSON object: the transcoder refuses it.
+  if not root or root.kind ~= "object" then return nil end
+  for _, member in ipairs(root.members) do
+    if not rule.fields[member.key] then return unknown_field(member.key) end
+    local item_fields = rule.lists[member.key]
+    if item_fields and member.value.kind == "array" then
+      for index, item in ipairs(member.value.items) do
+        if item.kind == "object" then
+          for _, field in ipairs(item.members) do
+            if not item_fields[field.key] then return unknown_field(member.key .. "[" .. (index - 1) .. "]." .. field.key) end
+          end
+        end
+      end
+    end
+  end
+  return nil
+end
+
+---------------------------------------------------------------------------
 -- Idempotency-Key. The same rule, case for case, as
 -- gateway/src/idempotency-key.ts: for `POST /task`, the header goes into
 -- the JSON body as its first member, request_id. Only keys of the
@@ -350,11 +402,6 @@ function rest_shape.apply_idempotency_key(request)
   end
   local member = '"request_id":"' .. key .. '"' .. (#root.members > 0 and "," or "")
   return { body = string.sub(body, 1, root.first) .. member .. string.sub(body, root.first + 1) }
-end
-
-local function status_json(code, message)
-  -- The fixed messages are plain ASCII without quotes or backslashes.
-  return string.format('{"code":%d,"message":"%s","details":[]}', code, message)
 end
 
 --- The fixed Status JSON for a local reply with this HTTP status.
@@ -426,21 +473,23 @@ function envoy_on_request(handle)
     handle:respond({ [":status"] = tostring(refusal.status), ["content-type"] = refusal.content_type }, refusal.body)
     return
   end
-  local key = headers:get("idempotency-key")
-  if key == nil or not KEYED_ROUTES[request.method .. " " .. path_without_query(request.path)] then return end
-  -- Buffers the body (at most 1 MiB, checked above); a request without one
-  -- has no content either and is refused upstream as such.
+  local route = request.method .. " " .. path_without_query(request.path)
+  if not rest_shape.BODY_FIELDS[route] then return end
+  -- Routes with a body: buffer it (at most 1 MiB, checked above). A request
+  -- without one has no content either and is refused upstream as such.
   local body = handle:body()
   local original = body and body:getBytes(0, body:length()) or ""
-  local keyed = rest_shape.apply_idempotency_key({
-    method = request.method, path = request.path, idempotency_key = key, body = original,
-  })
-  if keyed.refusal then
-    handle:respond({ [":status"] = tostring(keyed.refusal.status), ["content-type"] = keyed.refusal.content_type }, keyed.refusal.body)
-  elseif body and keyed.body ~= original then
-    -- setBytes also sets content-length to the new size.
-    body:setBytes(keyed.body)
+  local respond = function(reply)
+    handle:respond({ [":status"] = tostring(reply.status), ["content-type"] = reply.content_type }, reply.body)
   end
+  local unknown = rest_shape.check_body_fields({ method = request.method, path = request.path, body = original })
+  if unknown then return respond(unknown) end
+  local keyed = rest_shape.apply_idempotency_key({
+    method = request.method, path = request.path, idempotency_key = headers:get("idempotency-key"), body = original,
+  })
+  if keyed.refusal then return respond(keyed.refusal) end
+  -- setBytes also sets content-length to the new size.
+  if body and keyed.body ~= original then body:setBytes(keyed.body) end
 end
 
 function envoy_on_response(handle)

@@ -3,6 +3,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Registry } from '@bufbuild/protobuf';
 import type { Transport } from '@connectrpc/connect';
 import type { Logger } from '@taskproc/core';
+import { checkBodyFields } from './body-fields.js';
 import { applyIdempotencyKey } from './idempotency-key.js';
 import { MAX_REQUEST_BODY_BYTES } from './limits.js';
 import { BodyTooLargeError, readBody } from './request-body.js';
@@ -35,11 +36,10 @@ export async function handleRestRequest(incoming: IncomingMessage, deps: Gateway
 
   let input;
   try {
-    const keyed = applyIdempotencyKey({
-      ...request,
-      idempotencyKey: singleHeader(incoming.headers['idempotency-key']),
-      body: await readBody(incoming, MAX_REQUEST_BODY_BYTES),
-    });
+    const received = await readBody(incoming, MAX_REQUEST_BODY_BYTES);
+    const unknownField = checkBodyFields({ ...request, body: received });
+    if (unknownField) return unknownField;
+    const keyed = applyIdempotencyKey({ ...request, idempotencyKey: singleHeader(incoming.headers['idempotency-key']), body: received });
     if ('refusal' in keyed) return keyed.refusal;
     const { body } = keyed;
     input = buildRequestMessage(match.route, { body, bindings: [...match.pathBindings, ...queryBindings] }, deps.registry);
