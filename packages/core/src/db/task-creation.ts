@@ -26,7 +26,11 @@ export type CreateOutcome =
 /** Runs one SQL statement (in a transaction or autocommit) and returns its rows. */
 export type Execute = (sql: string, params: unknown[]) => Promise<Record<string, unknown>[]>;
 
-/** Keys belong to a tenant; there is one until requests carry theirs. */
+/**
+ * Keys belong to a tenant (the key table's primary key is (tenant,
+ * request_id)); there is one until requests carry theirs, and then the
+ * caller passes it to createTasks.
+ */
 export const DEFAULT_TENANT = 'default';
 
 /**
@@ -81,7 +85,12 @@ const CREATE_TASKS_SQL = `
  * order. Tasks of repeated keys are read after the statement (a key won by a
  * concurrent create points at a task this statement's snapshot cannot see).
  */
-export async function createTasks(execute: Execute, items: readonly NewTask[], keyLifetimeMs: number): Promise<CreateOutcome[]> {
+export async function createTasks(
+  execute: Execute,
+  items: readonly NewTask[],
+  keyLifetimeMs: number,
+  tenant: string = DEFAULT_TENANT,
+): Promise<CreateOutcome[]> {
   const input = items.map((item, ord) => ({
     ord,
     id: newTaskId(),
@@ -90,7 +99,7 @@ export async function createTasks(execute: Execute, items: readonly NewTask[], k
     request_id: item.requestId ?? null,
     hash: item.requestId === undefined ? null : contentHash(item),
   }));
-  const rows = await execute(CREATE_TASKS_SQL, [JSON.stringify(input), DEFAULT_TENANT, `${keyLifetimeMs} milliseconds`]);
+  const rows = await execute(CREATE_TASKS_SQL, [JSON.stringify(input), tenant, `${keyLifetimeMs} milliseconds`]);
   const byOrd = new Map(rows.map((row) => [Number(row.ord), row]));
   const created = new Map<string, Task>();
   for (const row of rows) {
