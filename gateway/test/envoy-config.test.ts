@@ -149,6 +149,15 @@ describe('gateway/envoy.yaml against proto/, the Lua rule and the deployment', (
     expect(route?.route?.retry_policy?.retry_on).toBe('connect-failure,refused-stream');
   });
 
+  it('routes RetryTask, PATCH /task/{task_id}/retry once transcoded, as a write retried only when it cannot have arrived', () => {
+    const rest = readRestRoutes(transcodedServices()).filter((r) => r.method.name === 'RetryTask');
+    expect(rest.map((r) => `${r.httpMethod} ${r.template.source}`)).toEqual(['PATCH /task/{task_id}/retry']);
+    const route = matchRoute(routes(), { path: '/taskproc.v1.TaskService/RetryTask', contentType: 'application/grpc' });
+    expect(route?.name).toBe('retry_task');
+    expect(route?.route?.cluster).toBe('task_api');
+    expect(route?.route?.retry_policy?.retry_on).toBe('connect-failure,refused-stream');
+  });
+
   it('maps Idempotency-Key to request_id in the Lua rule, which runs before the transcoder (it maps no header itself)', () => {
     const lua = readFileSync(new URL('../lua/rest_shape.lua', import.meta.url), 'utf8');
     const onRequest = lua.slice(lua.indexOf('function envoy_on_request'), lua.indexOf('function envoy_on_response'));

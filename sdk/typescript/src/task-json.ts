@@ -13,6 +13,8 @@ export interface TaskJson {
   updated_at: string | null;
   /** Only for a scheduled task. */
   schedule_time?: string;
+  /** Why the task failed; present for failed tasks only. */
+  error?: string;
 }
 
 const NAMES: Record<TaskStatus, TaskStatusName | 'unspecified'> = {
@@ -50,6 +52,7 @@ export function toTaskJson(task: Task): TaskJson {
     created_at: task.createdAt ? formatTimestamp(task.createdAt) : null,
     updated_at: task.updatedAt ? formatTimestamp(task.updatedAt) : null,
     ...(task.scheduleTime ? { schedule_time: formatTimestamp(task.scheduleTime) } : {}),
+    ...(task.status === TaskStatus.FAILED ? { error: task.error ?? '' } : {}),
   };
 }
 

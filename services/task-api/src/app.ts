@@ -1,5 +1,6 @@
 import { connectNodeAdapter } from '@connectrpc/connect-node';
 import {
+  TaskFailureStore,
   TaskStore,
   createLogger,
   databaseTimeouts,
@@ -13,9 +14,9 @@ import { createGroupCommit, groupCommitSettings } from './group-commit.js';
 import { IdempotencyKeyCleanup } from './idempotency-key-cleanup.js';
 import { requestInterceptor } from './interceptors.js';
 import { OutboxDueListener } from './outbox-due-listener.js';
-import { requestDeadlineInterceptor } from './request-deadline.js';
 import { OutboxRelay } from './outbox-relay.js';
 import { createReadinessProbe } from './readiness.js';
+import { requestDeadlineInterceptor } from './request-deadline.js';
 import { createRoutes } from './routes.js';
 import { createDualProtocolServer, type DualProtocolHandler } from './server.js';
 import { StaleTaskSweeper } from './stale-task-sweeper.js';
@@ -61,6 +62,9 @@ export async function startTaskApi(config: TaskApiConfig, logger: Logger = creat
   // Entries that wait (a processor's failed attempt) are committed elsewhere too.
   const dueListener = new OutboxDueListener({
     databaseUrl: config.databaseUrl,
+    connectTimeoutMs: config.databaseConnectTimeoutMs,
+    queryTimeoutMs: config.databaseStatementTimeoutMs,
+    closeTimeoutMs: config.databaseConnectTimeoutMs,
     logger: logger.child({ component: 'outbox-due-listener' }),
     onDue: (delayMs) => relay.wakeAfter(delayMs),
     onListening: () => relay.wake(),
@@ -96,6 +100,7 @@ export async function startTaskApi(config: TaskApiConfig, logger: Logger = creat
     routes: createRoutes(
       {
         store,
+        failures: new TaskFailureStore(orm),
         createTask: createGroupCommit(store, groupCommitSettings(config)),
         createTasks: (items) => store.createTasksAtomically(items),
         onTaskCommitted,

@@ -1,5 +1,5 @@
-import { performance } from 'node:perf_hooks';
 import { hostname } from 'node:os';
+import { performance } from 'node:perf_hooks';
 import type { ChannelModel, ConfirmChannel, Message } from 'amqplib';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import {
@@ -57,17 +57,17 @@ interface BatchResult {
  * in place to be published again: delivery is at least once, and the
  * processor's guarded updates make duplicates harmless.
  *
+ * Messages are published `mandatory`: a message the broker cannot route (the
+ * task queue was deleted) comes back as a basic.return before its confirm,
+ * and the batch rolls back, so its entries stay until the relay has
+ * reconnected and declared the queue again.
+ *
  * An entry is published once its not_before has come (a failed attempt's
  * backoff, a scheduled task). Between rounds the relay sleeps on one timer,
  * set to the earliest not_before it knows of: each round reads the next one
  * from the table (an index lookup), and an entry committed meanwhile with an
  * earlier time re-arms it (`wakeAfter()`, from this process or from
  * OutboxDueListener). So waiting entries cost nothing until they are due.
- *
- * Messages are published `mandatory`: a message the broker cannot route (the
- * task queue was deleted) comes back as a basic.return before its confirm,
- * and the batch rolls back, so its entries stay until the relay has
- * reconnected and declared the queue again.
  *
  * A create wakes the relay at once (`wake()`); the poll only catches entries
  * no wake-up announced. Broker or database outages are retried with backoff

@@ -1,13 +1,16 @@
 import type { ServiceImpl } from '@connectrpc/connect';
 import { TaskService } from '@taskproc/contract';
-import { UnavailableError, conflictError, type CreateOutcome, type NewTask, type Task, type TaskStore } from '@taskproc/core';
+import { UnavailableError, conflictError, type CreateOutcome, type NewTask, type Task, type TaskFailureStore, type TaskStore } from '@taskproc/core';
 import { createBatchCreateHandler } from './batch-create.js';
 import { validateCreateRequest } from './create-options.js';
+import { createRetryTask } from './retry-task.js';
 import { toTaskMessage } from './task-view.js';
 import { validateTaskId } from './validation.js';
 
 export interface TaskServiceDeps {
   store: TaskStore;
+  /** Retries of failed tasks (RetryTask). */
+  failures: TaskFailureStore;
   /**
    * Inserts a pending task with its outbox entry (and idempotency key) and
    * resolves once committed, or answers with the task an earlier create with
@@ -49,6 +52,8 @@ export function createTaskService(deps: TaskServiceDeps): Partial<ServiceImpl<ty
     async cancelTask(request) {
       return { task: toTaskMessage(await deps.store.cancelIfNotFinal(validateTaskId(request.taskId))) };
     },
+
+    retryTask: createRetryTask(deps),
 
     async checkHealth() {
       if (!(await deps.probeDatabase())) {

@@ -7,10 +7,15 @@ import { createTasks, deleteExpiredKeys, tasksOrConflict, type CreateOutcome, ty
 import { taskFromRow } from './task-row.js';
 import { TaskSchema, type Task } from './task.entity.js';
 
+// Moved to task-row.ts (shared with task-creation.ts); still exported here for its other users.
+export { taskFromRow } from './task-row.js';
+
 /** What a successful claim hands the processor: the attempt it now holds. */
 export interface Claim {
   task: Task;
   attempt: number;
+  /** Attempts that failed before this one (see TaskFailureStore); the others before it were interrupted. */
+  failedAttempts: number;
 }
 
 /**
@@ -170,7 +175,7 @@ export class TaskStore {
       claimed.delete(id.toLowerCase()); // a second copy of the id is a duplicate
       if (!row) return null;
       const task = taskFromRow(row);
-      return { task, attempt: task.attempt };
+      return { task, attempt: task.attempt, failedAttempts: Number(row.failed_attempts ?? 0) };
     });
   }
 

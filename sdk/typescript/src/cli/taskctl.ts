@@ -68,6 +68,9 @@ async function execute(client: TaskClient, args: CliArguments, io: CliIo): Promi
     case 'cancel':
       print((await client.cancelTask({ taskId: args.operand! })).task);
       return;
+    case 'retry':
+      print((await client.retryTask({ taskId: args.operand! })).task);
+      return;
     case 'watch':
       await waitForStatus(client, args.operand!, FINAL_STATUSES, {
         timeoutMs: args.timeoutMs,
@@ -97,6 +100,7 @@ function describe(task: TaskJson): string {
     `created_at:  ${task.created_at ?? '-'}`,
     `updated_at:  ${task.updated_at ?? '-'}`,
     ...(task.schedule_time ? [`schedule_time: ${task.schedule_time}`] : []),
+    ...(task.error !== undefined ? [`error:       ${task.error}`] : []),
     '',
   ].join('\n');
 }
