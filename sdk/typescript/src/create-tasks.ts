@@ -39,9 +39,15 @@ export interface RetryOptions {
  */
 const RETRIED_CODES: ReadonlySet<Code> = new Set([Code.Unavailable, Code.DeadlineExceeded, Code.Canceled]);
 
-/** A fresh idempotency key. */
+/** A fresh idempotency key: a random (version 4) UUID. */
 export function newRequestId(): string {
-  return globalThis.crypto.randomUUID();
+  // randomUUID exists only in secure contexts in browsers (https, localhost).
+  if (typeof globalThis.crypto.randomUUID === 'function') return globalThis.crypto.randomUUID();
+  const bytes = globalThis.crypto.getRandomValues(new Uint8Array(16));
+  bytes[6] = (bytes[6]! & 0x0f) | 0x40;
+  bytes[8] = (bytes[8]! & 0x3f) | 0x80;
+  const hex = Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
 /** Creates one task, retrying UNAVAILABLE and DEADLINE_EXCEEDED with the same request_id. */
