@@ -5,6 +5,7 @@ import {
   createLogger,
   databaseTimeouts,
   openOrm,
+  sleep,
   taskTopology,
   type Logger,
 } from '@taskproc/core';
@@ -20,6 +21,7 @@ import { requestDeadlineInterceptor } from './request-deadline.js';
 import { createRoutes } from './routes.js';
 import { createDualProtocolServer, type DualProtocolHandler } from './server.js';
 import { StaleTaskSweeper } from './stale-task-sweeper.js';
+import { markInvalidUtf8InBinaryStrings, strictJsonTextDecoder } from './utf8.js';
 
 export type { TaskApiConfig } from './config.js';
 export { readTaskApiConfig } from './config.js';
@@ -36,9 +38,12 @@ export interface RunningTaskApi {
 // gateway's 1 MiB REST limit so that a content over 65,536 bytes gets the
 // contract's INVALID_ARGUMENT, not a transport error.
 const READ_MAX_BYTES = 2 * 1024 * 1024;
+/** Longest the last shutdown step (closing the pool) may take. */
+const ORM_CLOSE_TIMEOUT_MS = 2_000;
 
 /** Starts the task-api: ORM, outbox relay and the ConnectRPC server on one port. */
 export async function startTaskApi(config: TaskApiConfig, logger: Logger = createLogger('task-api', config.logLevel)): Promise<RunningTaskApi> {
+  markInvalidUtf8InBinaryStrings();
   const orm = await openOrm({
     databaseUrl: config.databaseUrl,
     poolSize: config.databasePoolSize,
@@ -111,8 +116,10 @@ export async function startTaskApi(config: TaskApiConfig, logger: Logger = creat
     // Outermost first: the deadline's UNAVAILABLE is mapped and logged like any other error.
     interceptors: [requestInterceptor(logger), requestDeadlineInterceptor(config.requestTimeoutMs)],
     readMaxBytes: READ_MAX_BYTES,
+    // connect-node passes these to its JSON serialization; the type omits the decoder.
+    jsonOptions: { textDecoder: strictJsonTextDecoder } as Parameters<typeof connectNodeAdapter>[0]['jsonOptions'],
   });
-  const server = createDualProtocolServer(handler as DualProtocolHandler);
+  const server = createDualProtocolServer(handler as DualProtocolHandler, { handshakeTimeoutMs: config.connectionHandshakeTimeoutMs });
   const address = await server.listen(config.port, config.host);
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   logger.info({ port: address.port, host: config.host }, 'task-api listening (gRPC, gRPC-Web, Connect)');
@@ -129,7 +136,9 @@ export async function startTaskApi(config: TaskApiConfig, logger: Logger = creat
         await keyCleanup.stop();
         await dueListener.stop();
         await relay.stop();
-        await orm.close();
+        // An unreachable database would hold the pool's goodbye to each connection.
+        const gaveUp = new AbortController();
+        await Promise.race([orm.close().finally(() => gaveUp.abort()), sleep(ORM_CLOSE_TIMEOUT_MS, gaveUp.signal)]).catch(() => undefined);
         logger.info('task-api stopped');
       })();
       return closing;
