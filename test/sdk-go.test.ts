@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectCreateOptionsReport } from './sdk/create-options-report.js';
+import { expectRetryReport, failedTask } from './sdk/retry-report.js';
 import { expectRoundtripReport } from './sdk/roundtrip-report.js';
 import { startTaskApiHarness, type TaskApiHarness } from './support/task-api-harness.js';
 import { commandSucceeds, pathsExist, repoRoot, requireToolchain, run } from './sdk/toolchain.js';
@@ -61,8 +62,10 @@ afterAll(async () => {
 describe('the generated Go SDK', () => {
   it('creates, reads and cancels a task over gRPC, gets the contract error codes, and uses the create options', async () => {
     const content = `from go ${Date.now()}`;
-    const result = await run(program, [`127.0.0.1:${harness.api.port}`, content]);
+    const failedId = await failedTask(harness.database, 'failed, retried from go');
+    const result = await run(program, [`127.0.0.1:${harness.api.port}`, content, failedId]);
     expect(result.code, `roundtrip failed:\n${result.stderr}`).toBe(0);
+    await expectRetryReport(result.stdout, failedId, 'FailedPrecondition', harness.database);
 
     await expectRoundtripReport(result.stdout, content, { failedPrecondition: 'FailedPrecondition', notFound: 'NotFound', invalidArgument: 'InvalidArgument' }, harness.database);
     await expectCreateOptionsReport(result.stdout, content, { alreadyExists: 'AlreadyExists', invalidArgument: 'InvalidArgument' }, harness.database);
