@@ -11,6 +11,7 @@ import { readBenchSettings } from './lib/settings.js';
 import { median, medianRun } from './lib/stats.js';
 import { BenchSystem } from './lib/system.js';
 import { measureCreate, type CreateRun } from './scenarios/create.js';
+import { measureCreateOptions, type CreateOptionsFigures } from './scenarios/create-options.js';
 import { measureDrain, type DrainRun } from './scenarios/drain.js';
 import { measureFailingDrain, type FailingDrainRun } from './scenarios/failing-drain.js';
 import { measureEndToEnd, measurePacedLatency, type EndToEndRun } from './scenarios/end-to-end.js';
@@ -33,6 +34,7 @@ interface Figures {
   endToEnd?: { saturated: EndToEndRun[]; paced: EndToEndRun; pacedRate: number };
   drain?: DrainRun[];
   failingDrain?: FailingDrainRun;
+  createOptions?: CreateOptionsFigures;
 }
 const figures: Figures = {};
 const started = Date.now();
@@ -100,6 +102,13 @@ try {
       rest.close();
     }
     figures.create = { grpc: grpcRuns, rest: restRuns };
+  }
+
+  if (settings.phases.includes('create-options')) {
+    log('create options: BatchCreateTasks of 100 and 1,000 end to end, scheduled-task lateness');
+    await waitForIdle(observer!);
+    const shape = { tasks: settings.createCount * 2, batchSizes: [100, 1_000], concurrency: 4, scheduledTasks: 2_000, scheduledWindowSeconds: 10 };
+    figures.createOptions = await measureCreateOptions(grpcUrl, db!, observer!, shape);
   }
 
   if (settings.phases.includes('e2e')) {
@@ -200,6 +209,14 @@ function tableRows(f: Figures): Row[] {
     for (const cost of e.cost) {
       rows.push({ figure: `cost ${cost.service}: CPU per 1,000 tasks, peak RSS`, value: `${cost.cpuSecondsPer1000.toFixed(2)} s, ${Math.round(cost.peakRssMiB)} MiB` });
     }
+  }
+  for (const b of f.createOptions?.batches ?? []) {
+    rows.push({ figure: `BatchCreateTasks of ${b.batchSize} (${b.concurrency} callers): created / end to end`, value: `${fmt.rate(b.createPerSecond)} / ${fmt.rate(b.endToEndPerSecond)}` });
+    rows.push({ figure: `BatchCreateTasks of ${b.batchSize}: call p50 / p99`, value: `${fmt.ms(b.callP50Ms)} / ${fmt.ms(b.callP99Ms)}` });
+  }
+  if (f.createOptions) {
+    const s = f.createOptions.scheduled;
+    rows.push({ figure: `scheduled lateness p50 / p99 (${s.tasks} due over ${s.windowSeconds} s)`, value: `${fmt.ms(s.p50Ms)} / ${fmt.ms(s.p99Ms)}`, target: 'claimed within 1 s', met: s.p99Ms < 1_000 });
   }
   if (f.drain && f.drain.length > 0) {
     const d = medianRun(f.drain, (r) => r.efficiency);

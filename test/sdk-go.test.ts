@@ -2,6 +2,7 @@ import { mkdir, mkdtemp, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expectCreateOptionsReport } from './sdk/create-options-report.js';
 import { expectRetryReport, failedTask } from './sdk/retry-report.js';
 import { expectRoundtripReport } from './sdk/roundtrip-report.js';
 import { startTaskApiHarness, type TaskApiHarness } from './support/task-api-harness.js';
@@ -59,7 +60,7 @@ afterAll(async () => {
 });
 
 describe('the generated Go SDK', () => {
-  it('creates, reads and cancels a task over gRPC, and gets the contract error codes', async () => {
+  it('creates, reads and cancels a task over gRPC, gets the contract error codes, and uses the create options', async () => {
     const content = `from go ${Date.now()}`;
     const failedId = await failedTask(harness.database, 'failed, retried from go');
     const result = await run(program, [`127.0.0.1:${harness.api.port}`, content, failedId]);
@@ -67,5 +68,6 @@ describe('the generated Go SDK', () => {
     await expectRetryReport(result.stdout, failedId, 'FailedPrecondition', harness.database);
 
     await expectRoundtripReport(result.stdout, content, { failedPrecondition: 'FailedPrecondition', notFound: 'NotFound', invalidArgument: 'InvalidArgument' }, harness.database);
+    await expectCreateOptionsReport(result.stdout, content, { alreadyExists: 'AlreadyExists', invalidArgument: 'InvalidArgument' }, harness.database);
   });
 });

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expectCreateOptionsReport } from './sdk/create-options-report.js';
 import { expectRetryReport, failedTask } from './sdk/retry-report.js';
 import { expectRoundtripReport } from './sdk/roundtrip-report.js';
 import { startTaskApiHarness, type TaskApiHarness } from './support/task-api-harness.js';
@@ -26,7 +27,7 @@ afterAll(async () => {
 });
 
 describe('the generated Python SDK', () => {
-  it('creates, reads and cancels a task over gRPC, and gets the contract error codes', async () => {
+  it('creates, reads and cancels a task over gRPC, gets the contract error codes, and uses the create options', async () => {
     const content = `from python ${Date.now()}`;
     const target = `127.0.0.1:${harness.api.port}`;
     const failedId = await failedTask(harness.database, 'failed, retried from python');
@@ -38,5 +39,6 @@ describe('the generated Python SDK', () => {
     await expectRetryReport(result.stdout, failedId, 'FAILED_PRECONDITION', harness.database);
 
     await expectRoundtripReport(result.stdout, content, { failedPrecondition: 'FAILED_PRECONDITION', notFound: 'NOT_FOUND', invalidArgument: 'INVALID_ARGUMENT' }, harness.database);
+    await expectCreateOptionsReport(result.stdout, content, { alreadyExists: 'ALREADY_EXISTS', invalidArgument: 'INVALID_ARGUMENT' }, harness.database);
   });
 });

@@ -43,7 +43,7 @@ export interface BenchSettings {
 }
 
 const ENV_DEV = fileURLToPath(new URL('../../.env.dev', import.meta.url));
-const PHASES = ['limits', 'create', 'e2e', 'drain', 'failing'];
+const PHASES = ['limits', 'create', 'create-options', 'e2e', 'drain', 'failing'];
 
 export function readBenchSettings(env: NodeJS.ProcessEnv = process.env): BenchSettings {
   const dev = readEnvFile(ENV_DEV);

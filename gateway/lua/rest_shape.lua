@@ -12,10 +12,16 @@
 --   * a successful `POST /task` answers 201 (the transcoder only knows 200);
 --   * a response of the form {"task": {...}} becomes the task itself, because
 --     Envoy refuses `response_body` on non-HttpBody fields (envoyproxy/envoy#11136);
+--   * in {"tasks": [...]} (BatchCreateTasks) each task is reshaped alike;
 --   * in a task, status "TASK_STATUS_PENDING" becomes "pending", a missing
---     updated_at becomes null, and both timestamps get exactly six fractional
---     digits and "Z"; `error` is kept for a failed task only (and is "" if
---     a failed task came without one);
+--     updated_at becomes null, and the timestamps (schedule_time too) get
+--     exactly six fractional digits and "Z"; `error` is kept for a failed
+--     task only (and is "" if a failed task came without one);
+--   * the Idempotency-Key header of `POST /task` becomes the body's
+--     request_id (the transcoder maps no header to a field);
+--   * an unknown field in the body of `POST /task` or `POST
+--     /tasks:batchCreate` is refused with 400 (the transcoder drops unknown
+--     fields silently, envoyproxy/envoy#46623);
 --   * every error body is google.rpc.Status JSON, {"code":N,"message":"...",
 --     "details":[]}: the transcoder already writes that for gRPC errors
 --     (convert_grpc_status), and Envoy's own local replies (404 no route,
@@ -245,6 +251,15 @@ local function member_named(object, key)
   return nil
 end
 
+local function path_without_query(path)
+  return string.match(path or "", "^[^?]*")
+end
+
+local function status_json(code, message)
+  -- Messages are plain ASCII; quotes come escaped.
+  return string.format('{"code":%d,"message":"%s","details":[]}', code, message)
+end
+
 --- "2024-10-28T08:04:08.99Z" -> "2024-10-28T08:04:08.990000Z"; nil if not a protobuf JSON timestamp.
 function rest_shape.normalize_timestamp(value)
   local whole, fraction = string.match(value, "^(%d%d%d%d%-%d%d%-%d%dT%d%d:%d%d:%d%d)%.(%d+)Z$")
@@ -263,7 +278,7 @@ function rest_shape.short_status(value)
   return name and string.lower(name) or nil
 end
 
-local TIMESTAMP_KEYS = { created_at = true, updated_at = true }
+local TIMESTAMP_KEYS = { created_at = true, updated_at = true, schedule_time = true }
 
 -- Rewrites one task object, copying every untouched key and value verbatim.
 local function shape_task(text, task)
@@ -291,18 +306,101 @@ local function shape_task(text, task)
 end
 
 --- The body of a successful REST response: {"task": {...}} becomes the
---- reshaped task; anything else is returned unchanged.
+--- reshaped task, and in {"tasks": [...]} each task is reshaped; anything
+--- else is returned unchanged.
 function rest_shape.shape_success_body(text)
   local root = json.scan(text)
   if not root or root.kind ~= "object" or #root.members ~= 1 then return text end
   local only = root.members[1]
-  if only.key ~= "task" or only.value.kind ~= "object" then return text end
-  return shape_task(text, only.value)
+  if only.key == "task" and only.value.kind == "object" then return shape_task(text, only.value) end
+  if only.key == "tasks" and only.value.kind == "array" then
+    local tasks = {}
+    for index, item in ipairs(only.value.items) do
+      if item.kind ~= "object" then return text end
+      tasks[index] = shape_task(text, item)
+    end
+    return "{" .. string.sub(text, only.key_first, only.key_last) .. ":[" .. table.concat(tasks, ",") .. "]}"
+  end
+  return text
 end
 
-local function status_json(code, message)
-  -- The fixed messages are plain ASCII without quotes or backslashes.
-  return string.format('{"code":%d,"message":"%s","details":[]}', code, message)
+---------------------------------------------------------------------------
+-- Unknown body fields. The same rule, case for case, as
+-- gateway/src/body-fields.ts: the fields (proto and JSON names) of the
+-- request messages of the routes that take a body, checked against
+-- proto/ by gateway/test/envoy-config.test.ts.
+---------------------------------------------------------------------------
+
+local CREATE_TASK_FIELDS = { content = true, request_id = true, requestId = true, schedule_time = true, scheduleTime = true }
+rest_shape.BODY_FIELDS = {
+  ["POST /task"] = { fields = CREATE_TASK_FIELDS, lists = {} },
+  ["POST /tasks:batchCreate"] = { fields = { requests = true }, lists = { requests = CREATE_TASK_FIELDS } },
+}
+
+local function unknown_field(name)
+  -- Only a plain name is echoed, so the message needs no escaping.
+  local message = string.match(name, "^[%w_%[%]%.]+$") and ('unknown field \\"' .. name .. '\\" in the request body')
+    or "unknown field in the request body"
+  return { status = 400, content_type = "application/json", body = status_json(3, message) }
+end
+
+--- `request` = {method, path, body}. Returns nil, or the 400 to answer when
+--- the body names a field its request message does not have.
+function rest_shape.check_body_fields(request)
+  local rule = rest_shape.BODY_FIELDS[(request.method or "") .. " " .. path_without_query(request.path)]
+  if not rule then return nil end
+  local root = json.scan(request.body or "")
+  -- Not a JSON object: the transcoder refuses it.
+  if not root or root.kind ~= "object" then return nil end
+  for _, member in ipairs(root.members) do
+    if not rule.fields[member.key] then return unknown_field(member.key) end
+    local item_fields = rule.lists[member.key]
+    if item_fields and member.value.kind == "array" then
+      for index, item in ipairs(member.value.items) do
+        if item.kind == "object" then
+          for _, field in ipairs(item.members) do
+            if not item_fields[field.key] then return unknown_field(member.key .. "[" .. (index - 1) .. "]." .. field.key) end
+          end
+        end
+      end
+    end
+  end
+  return nil
+end
+
+---------------------------------------------------------------------------
+-- Idempotency-Key. The same rule, case for case, as
+-- gateway/src/idempotency-key.ts: for `POST /task`, the header goes into
+-- the JSON body as its first member, request_id. Only keys of the
+-- contract's alphabet are taken, so the key needs no escaping.
+---------------------------------------------------------------------------
+
+local KEYED_ROUTES = { ["POST /task"] = true }
+rest_shape.INVALID_KEY_BODY = '{"code":3,"message":"Idempotency-Key must be 1 to 128 characters of [A-Za-z0-9._:-]","details":[]}'
+rest_shape.DIFFERENT_KEY_BODY = '{"code":3,"message":"Idempotency-Key and request_id differ","details":[]}'
+
+local function key_refusal(body)
+  return { refusal = { status = 400, content_type = "application/json", body = body } }
+end
+
+--- `request` = {method, path, idempotency_key, body}. Returns {body = ...}
+--- (the body to transcode) or {refusal = {status, content_type, body}}.
+function rest_shape.apply_idempotency_key(request)
+  local key, body = request.idempotency_key, request.body or ""
+  if key == nil or not KEYED_ROUTES[(request.method or "") .. " " .. path_without_query(request.path)] then
+    return { body = body }
+  end
+  if #key < 1 or #key > 128 or not string.match(key, "^[%w%.%_:%-]+$") then return key_refusal(rest_shape.INVALID_KEY_BODY) end
+  local root = json.scan(body)
+  -- Not a JSON object: the transcoder refuses it as it would without the header.
+  if not root or root.kind ~= "object" then return { body = body } end
+  local present = member_named(root, "request_id") or member_named(root, "requestId")
+  if present then
+    if present.value.kind == "string" and present.value.value == key then return { body = body } end
+    return key_refusal(rest_shape.DIFFERENT_KEY_BODY)
+  end
+  local member = '"request_id":"' .. key .. '"' .. (#root.members > 0 and "," or "")
+  return { body = string.sub(body, 1, root.first) .. member .. string.sub(body, root.first + 1) }
 end
 
 --- The fixed Status JSON for a local reply with this HTTP status.
@@ -318,10 +416,6 @@ local function is_status_json(text)
   return code ~= nil and code.value.kind == "number" and code.value.value % 1 == 0
     and message ~= nil and message.value.kind == "string"
     and details ~= nil and details.value.kind == "array"
-end
-
-local function path_without_query(path)
-  return string.match(path or "", "^[^?]*")
 end
 
 --- Is this a gRPC request (which the gateway passes through untouched)?
@@ -376,7 +470,25 @@ function envoy_on_request(handle)
   local refusal = rest_shape.check_request({ content_length = headers:get("content-length") })
   if refusal then
     handle:respond({ [":status"] = tostring(refusal.status), ["content-type"] = refusal.content_type }, refusal.body)
+    return
   end
+  local route = request.method .. " " .. path_without_query(request.path)
+  if not rest_shape.BODY_FIELDS[route] then return end
+  -- Routes with a body: buffer it (at most 1 MiB, checked above). A request
+  -- without one has no content either and is refused upstream as such.
+  local body = handle:body()
+  local original = body and body:getBytes(0, body:length()) or ""
+  local respond = function(reply)
+    handle:respond({ [":status"] = tostring(reply.status), ["content-type"] = reply.content_type }, reply.body)
+  end
+  local unknown = rest_shape.check_body_fields({ method = request.method, path = request.path, body = original })
+  if unknown then return respond(unknown) end
+  local keyed = rest_shape.apply_idempotency_key({
+    method = request.method, path = request.path, idempotency_key = headers:get("idempotency-key"), body = original,
+  })
+  if keyed.refusal then return respond(keyed.refusal) end
+  -- setBytes also sets content-length to the new size.
+  if body and keyed.body ~= original then body:setBytes(keyed.body) end
 end
 
 function envoy_on_response(handle)

@@ -3,6 +3,8 @@ import type { IncomingMessage } from 'node:http';
 import type { Registry } from '@bufbuild/protobuf';
 import type { Transport } from '@connectrpc/connect';
 import type { Logger } from '@taskproc/core';
+import { checkBodyFields } from './body-fields.js';
+import { applyIdempotencyKey } from './idempotency-key.js';
 import { MAX_REQUEST_BODY_BYTES } from './limits.js';
 import { BodyTooLargeError, readBody } from './request-body.js';
 import { buildRequestMessage, RequestMappingError } from './request-message.js';
@@ -34,7 +36,12 @@ export async function handleRestRequest(incoming: IncomingMessage, deps: Gateway
 
   let input;
   try {
-    const body = await readBody(incoming, MAX_REQUEST_BODY_BYTES);
+    const received = await readBody(incoming, MAX_REQUEST_BODY_BYTES);
+    const unknownField = checkBodyFields({ ...request, body: received });
+    if (unknownField) return unknownField;
+    const keyed = applyIdempotencyKey({ ...request, idempotencyKey: singleHeader(incoming.headers['idempotency-key']), body: received });
+    if ('refusal' in keyed) return keyed.refusal;
+    const { body } = keyed;
     input = buildRequestMessage(match.route, { body, bindings: [...match.pathBindings, ...queryBindings] }, deps.registry);
   } catch (error) {
     if (error instanceof BodyTooLargeError) return localReply(413);
@@ -59,6 +66,11 @@ export async function handleRestRequest(incoming: IncomingMessage, deps: Gateway
     }
     throw error;
   }
+}
+
+/** A repeated header is joined as Envoy joins it, so it fails the key's alphabet in both gateways. */
+function singleHeader(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value.join(',') : value;
 }
 
 function splitOnce(text: string, separator: string): [string, string] {

@@ -61,7 +61,7 @@ export function shortStatus(value: string): string | undefined {
   return match ? match[1]!.toLowerCase() : undefined;
 }
 
-const TIMESTAMP_KEYS: ReadonlySet<string> = new Set(['created_at', 'updated_at']);
+const TIMESTAMP_KEYS: ReadonlySet<string> = new Set(['created_at', 'updated_at', 'schedule_time']);
 
 function shapeTask(text: string, task: JsonNode & { kind: 'object' }): string {
   // `error` says why a failed task failed: shown for failed tasks only, and
@@ -82,13 +82,21 @@ function shapeTask(text: string, task: JsonNode & { kind: 'object' }): string {
   return `{${members.join(',')}}`;
 }
 
-/** A successful body: {"task": {...}} becomes the reshaped task; anything else is unchanged. */
+/**
+ * A successful body: {"task": {...}} becomes the reshaped task, and in
+ * {"tasks": [...]} (BatchCreateTasks) each task is reshaped; anything else
+ * is unchanged.
+ */
 export function shapeSuccessBody(text: string): string {
   const root = scanJson(text);
   if (root?.kind !== 'object' || root.members.length !== 1) return text;
   const only = root.members[0]!;
-  if (only.key !== 'task' || only.value.kind !== 'object') return text;
-  return shapeTask(text, only.value);
+  if (only.key === 'task' && only.value.kind === 'object') return shapeTask(text, only.value);
+  if (only.key === 'tasks' && only.value.kind === 'array' && only.value.items.every((item) => item.kind === 'object')) {
+    const tasks = only.value.items.map((item) => shapeTask(text, item as JsonNode & { kind: 'object' }));
+    return `{${text.slice(only.keyFirst, only.keyLast + 1)}:[${tasks.join(',')}]}`;
+  }
+  return text;
 }
 
 function isStatusJson(text: string): boolean {

@@ -140,6 +140,15 @@ describe('gateway/envoy.yaml against proto/, the Lua rule and the deployment', (
     }
   });
 
+  it('transcodes POST /tasks:batchCreate to BatchCreateTasks, a write routed without retries on a reset', () => {
+    const batch = readRestRoutes(transcodedServices()).find((r) => r.method.name === 'BatchCreateTasks');
+    expect(batch).toMatchObject({ httpMethod: 'POST', body: '*' });
+    expect(batch!.template.source).toBe('/tasks:batchCreate');
+    const route = matchRoute(routes(), { path: '/taskproc.v1.TaskService/BatchCreateTasks', contentType: 'application/grpc' });
+    expect(route?.route?.cluster).toBe('task_api');
+    expect(route?.route?.retry_policy?.retry_on).toBe('connect-failure,refused-stream');
+  });
+
   it('routes RetryTask, PATCH /task/{task_id}/retry once transcoded, as a write retried only when it cannot have arrived', () => {
     const rest = readRestRoutes(transcodedServices()).filter((r) => r.method.name === 'RetryTask');
     expect(rest.map((r) => `${r.httpMethod} ${r.template.source}`)).toEqual(['PATCH /task/{task_id}/retry']);
@@ -147,6 +156,16 @@ describe('gateway/envoy.yaml against proto/, the Lua rule and the deployment', (
     expect(route?.name).toBe('retry_task');
     expect(route?.route?.cluster).toBe('task_api');
     expect(route?.route?.retry_policy?.retry_on).toBe('connect-failure,refused-stream');
+  });
+
+  it('maps Idempotency-Key to request_id in the Lua rule, which runs before the transcoder (it maps no header itself)', () => {
+    const lua = readFileSync(new URL('../lua/rest_shape.lua', import.meta.url), 'utf8');
+    const onRequest = lua.slice(lua.indexOf('function envoy_on_request'), lua.indexOf('function envoy_on_response'));
+    expect(onRequest).toContain('headers:get("idempotency-key")');
+    expect(onRequest).toContain('rest_shape.apply_idempotency_key(');
+    expect(httpFilters().findIndex((f) => f.name === 'envoy.filters.http.lua')).toBeLessThan(
+      httpFilters().findIndex((f) => f.name === 'envoy.filters.http.grpc_json_transcoder'),
+    );
   });
 
   it('passes gRPC health and reflection through to task-api, and routes no untranscoded REST request', () => {

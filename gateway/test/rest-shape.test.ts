@@ -1,5 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { BatchCreateTasksRequestSchema, CreateTaskRequestSchema } from '@taskproc/contract';
+import { BODY_FIELDS, checkBodyFields } from '../src/body-fields.js';
+import { applyIdempotencyKey } from '../src/idempotency-key.js';
 import { checkRequest, normalizeTimestamp, shapeResponse, shortStatus } from '../src/rest-shape.js';
 
 // The embedded gateway's REST shape rule against the fixture file the Envoy
@@ -18,9 +21,18 @@ interface RequestCase {
   expected: { status: number; contentType: string; body: string } | null;
 }
 
+interface IdempotencyKeyCase {
+  name: string;
+  request: { method: string; path: string; idempotencyKey: string | null; body: string };
+  expected: { body: string } | { refusal: { status: number; contentType: string; body: string } };
+}
+
 const fixtures = JSON.parse(readFileSync(new URL('./fixtures/rest-shape-cases.json', import.meta.url), 'utf8')) as {
   responses: ResponseCase[];
   requests: RequestCase[];
+  idempotencyKeys: IdempotencyKeyCase[];
+  bodyFields: { name: string; request: { method: string; path: string; body: string }; expected: RequestCase['expected'] }[];
+  bodyFieldTable: typeof BODY_FIELDS;
 };
 
 describe('REST shape rule (TypeScript) on the shared fixtures', () => {
@@ -40,6 +52,23 @@ describe('REST shape rule (TypeScript) on the shared fixtures', () => {
   it.each(fixtures.requests.map((c) => [c.name, c] as const))('request: %s', (_name, testCase) => {
     const refusal = checkRequest({ contentLength: testCase.request.contentLength ?? undefined });
     expect(refusal).toEqual(testCase.expected ?? undefined);
+  });
+
+  it.each(fixtures.bodyFields.map((c) => [c.name, c] as const))('body fields: %s', (_name, testCase) => {
+    expect(checkBodyFields(testCase.request)).toEqual(testCase.expected ?? undefined);
+  });
+
+  it('knows the body fields that proto/ declares (the Lua rule is held to the same table)', () => {
+    expect(fixtures.bodyFieldTable).toEqual(BODY_FIELDS);
+    const createFields = CreateTaskRequestSchema.fields.flatMap((f) => [f.name, f.jsonName]);
+    expect([...BODY_FIELDS['POST /task']!.fields].sort()).toEqual([...new Set(createFields)].sort());
+    expect(BODY_FIELDS['POST /tasks:batchCreate']!.fields).toEqual(BatchCreateTasksRequestSchema.fields.map((f) => f.name));
+    expect(BODY_FIELDS['POST /tasks:batchCreate']!.lists.requests).toEqual(BODY_FIELDS['POST /task']!.fields);
+  });
+
+  it.each(fixtures.idempotencyKeys.map((c) => [c.name, c] as const))('Idempotency-Key: %s', (_name, testCase) => {
+    const { idempotencyKey, ...request } = testCase.request;
+    expect(applyIdempotencyKey({ ...request, idempotencyKey: idempotencyKey ?? undefined })).toEqual(testCase.expected);
   });
 });
 

@@ -72,10 +72,23 @@ function stand_in.stream()
   local stream_info = strict("stream info", {})
   rawset(stream_info, "dynamicMetadata", function() return stream.metadata end)
 
-  function stream.request_handle(headers)
+  -- `body` nil means a request without a body.
+  function stream.request_handle(headers, body)
     local handle = strict("request handle", {})
-    rawset(handle, "header_map", header_map(headers))
+    local map = header_map(headers)
+    rawset(handle, "header_map", map)
     rawset(handle, "headers", function(self) return self.header_map end)
+    rawset(handle, "body", function(self, always_wrap_body)
+      if rawget(self, "buffer") == nil then
+        if body == nil and not always_wrap_body then return nil end
+        rawset(self, "buffer", buffer(map, body or ""))
+      end
+      return self.buffer
+    end)
+    rawset(handle, "final_body", function(self)
+      if rawget(self, "buffer") then return self.buffer.bytes end
+      return body
+    end)
     rawset(handle, "streamInfo", function() return stream_info end)
     rawset(handle, "respond", function(self, response_headers, body)
       assert(response_headers[":status"], "respond() needs a :status header")

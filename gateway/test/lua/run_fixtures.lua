@@ -102,6 +102,76 @@ for _, case in ipairs(fixtures.requests) do
   end
 end
 
+for _, case in ipairs(fixtures.idempotencyKeys) do
+  local request, expected = case.request, case.expected
+  local key = nil_if_null(request.idempotencyKey)
+  local keyed = rest_shape.apply_idempotency_key({
+    method = request.method, path = request.path, idempotency_key = key, body = request.body,
+  })
+  if expected.refusal then
+    same(case.name .. " [key rule] status", keyed.refusal and keyed.refusal.status, expected.refusal.status)
+    same(case.name .. " [key rule] body", keyed.refusal and keyed.refusal.body, expected.refusal.body)
+  else
+    same(case.name .. " [key rule] body", keyed.body, expected.body)
+  end
+
+  local stream = stand_in.stream()
+  local headers = { [":method"] = request.method, [":path"] = request.path, ["content-type"] = "application/json" }
+  if request.body ~= "" then headers["content-length"] = tostring(#request.body) end
+  headers["idempotency-key"] = key
+  local handle = stream.request_handle(headers, request.body ~= "" and request.body or nil)
+  stand_in.run(envoy_on_request, handle)
+  local responded = rawget(handle, "responded")
+  if expected.refusal then
+    same(case.name .. " [envoy key] :status", responded and responded.headers[":status"], tostring(expected.refusal.status))
+    same(case.name .. " [envoy key] body", responded and responded.body, expected.refusal.body)
+  else
+    check(case.name .. " [envoy key] passes", responded == nil)
+    same(case.name .. " [envoy key] body", handle:final_body() or "", expected.body)
+    same(case.name .. " [envoy key] content-length", handle.header_map.values["content-length"] or "0", tostring(#expected.body))
+  end
+end
+
+do
+  -- The Lua rule's field table is the one the TypeScript rule (and proto/, in rest-shape.test.ts) has.
+  for route, expected in pairs(fixtures.bodyFieldTable) do
+    local actual = rest_shape.BODY_FIELDS[route]
+    check("body fields table has " .. route, actual ~= nil)
+    if actual then
+      local names = {}
+      for name in pairs(actual.fields) do names[#names + 1] = name end
+      same("body fields of " .. route, #names, #expected.fields)
+      for _, name in ipairs(expected.fields) do check("body field " .. route .. " " .. name, actual.fields[name] == true) end
+      for list, item_fields in pairs(expected.lists) do
+        for _, name in ipairs(item_fields) do check("item field " .. route .. " " .. list .. "." .. name, actual.lists[list] and actual.lists[list][name] == true) end
+      end
+    end
+  end
+end
+
+for _, case in ipairs(fixtures.bodyFields) do
+  local request, expected = case.request, nil_if_null(case.expected)
+  local refusal = rest_shape.check_body_fields(request)
+  if expected then
+    same(case.name .. " [fields rule] body", refusal and refusal.body, expected.body)
+  else
+    check(case.name .. " [fields rule] passes", refusal == nil)
+  end
+  local stream = stand_in.stream()
+  local headers = { [":method"] = request.method, [":path"] = request.path, ["content-type"] = "application/json" }
+  headers["content-length"] = tostring(#request.body)
+  local handle = stream.request_handle(headers, request.body)
+  stand_in.run(envoy_on_request, handle)
+  local responded = rawget(handle, "responded")
+  if expected then
+    same(case.name .. " [envoy fields] :status", responded and responded.headers[":status"], tostring(expected.status))
+    same(case.name .. " [envoy fields] body", responded and responded.body, expected.body)
+  else
+    check(case.name .. " [envoy fields] passes", responded == nil)
+    same(case.name .. " [envoy fields] body untouched", handle:final_body(), request.body)
+  end
+end
+
 -- Cases about the Envoy glue itself rather than the rule.
 do
   local stream = stand_in.stream()

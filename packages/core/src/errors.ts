@@ -21,5 +21,8 @@ export class FailedPreconditionError extends DomainError {}
 /** A dependency (database, broker) cannot be reached right now; retrying later may work. */
 export class UnavailableError extends DomainError {}
 
+/** The request names something that exists already in another form (an idempotency key used with other content). */
+export class AlreadyExistsError extends DomainError {}
+
 /** The service is at a bound it keeps to stay responsive (a full queue); retrying later may work. */
 export class ResourceExhaustedError extends DomainError {}

@@ -1,4 +1,6 @@
-"""Creates, reads and cancels a task over plain gRPC with the generated SDK.
+"""Creates, reads and cancels a task over plain gRPC with the generated SDK,
+then uses the create options: a request_id repeated (same task) and reused
+with other content (ALREADY_EXISTS), a schedule_time, and BatchCreateTasks.
 
 Usage: PYTHONPATH=sdk/python/src python3 sdk/python/examples/roundtrip.py HOST:PORT CONTENT [FAILED_TASK_ID]
 
@@ -9,11 +11,13 @@ in test/sdk-python.test.ts reads it) and exits 0, or exits 1 when an answer is
 not what the contract promises.
 """
 
+import datetime
 import json
 import sys
 import uuid
 
 import grpc
+from google.protobuf import timestamp_pb2
 
 from taskproc.v1 import task_pb2, task_pb2_grpc
 
@@ -38,6 +42,33 @@ def error_code(call):
     except grpc.RpcError as error:
         return error.code().name
     raise SystemExit("expected the call to fail, but it succeeded")
+
+
+def create_options(tasks, content):
+    """Idempotent repeat, key conflict, a scheduled task and a batch; what the service answered."""
+    key = "proof-python-" + str(uuid.uuid4())
+    first = tasks.CreateTask(task_pb2.CreateTaskRequest(content=content, request_id=key), timeout=TIMEOUT_S).task
+    repeat = tasks.CreateTask(task_pb2.CreateTaskRequest(content=content, request_id=key), timeout=TIMEOUT_S).task
+    at = timestamp_pb2.Timestamp()
+    at.FromDatetime(datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=1))
+    scheduled = tasks.CreateTask(task_pb2.CreateTaskRequest(content=content + " later", schedule_time=at), timeout=TIMEOUT_S).task
+    batch = tasks.BatchCreateTasks(
+        task_pb2.BatchCreateTasksRequest(
+            requests=[task_pb2.CreateTaskRequest(content=content + " #" + str(i), request_id=key + "-" + str(i)) for i in range(3)]
+        ),
+        timeout=TIMEOUT_S,
+    ).tasks
+    return {
+        "request_id": key,
+        "first_id": first.id,
+        "repeat_id": repeat.id,
+        "conflict": error_code(
+            lambda: tasks.CreateTask(task_pb2.CreateTaskRequest(content=content + " other", request_id=key), timeout=TIMEOUT_S)
+        ),
+        "scheduled": {**task_view(scheduled), "schedule_time": scheduled.schedule_time.ToJsonString()},
+        "batch": [task_view(task) for task in batch],
+        "batch_empty": error_code(lambda: tasks.BatchCreateTasks(task_pb2.BatchCreateTasksRequest(), timeout=TIMEOUT_S)),
+    }
 
 
 def retry_report(tasks, canceled_id, failed_id):
@@ -72,6 +103,7 @@ def main(target, content, failed_id=None):
             "create_empty": error_code(
                 lambda: tasks.CreateTask(task_pb2.CreateTaskRequest(content=""), timeout=TIMEOUT_S)
             ),
+            "create_options": create_options(tasks, content),
         }
         report.update(retry_report(tasks, created.id, failed_id))
     print(json.dumps(report))

@@ -1,5 +1,6 @@
 import { createClient, type CallOptions, type Client, type Transport } from '@connectrpc/connect';
-import { TaskService } from '@taskproc/contract';
+import { TaskService, type Task } from '@taskproc/contract';
+import { createTaskWithRetry, createTasksWithRetry, type CreateItem, type CreateTaskOptions, type RetryOptions } from './create-tasks.js';
 import { toTaskClientError } from './errors.js';
 
 /** The transports a TaskClient can speak; task-api serves all three on one port. */
@@ -12,6 +13,14 @@ export const TRANSPORT_NAMES: readonly TransportName[] = Object.freeze(['grpc', 
  * (see errors.ts) instead of a bare ConnectError.
  */
 export interface TaskClient extends Client<typeof TaskService> {
+  /**
+   * Creates a task with a fresh request_id (unless given), retrying
+   * UNAVAILABLE and DEADLINE_EXCEEDED with the same one, so it never creates
+   * twice (see create-tasks.ts).
+   */
+  create(content: string, options?: CreateTaskOptions & RetryOptions): Promise<Task>;
+  /** Creates many tasks in order (BatchCreateTasks, 1,000 per call), each with its own request_id, retried alike. */
+  createTasks(items: readonly (string | CreateItem)[], options?: RetryOptions): Promise<Task[]>;
   /** Closes the client's HTTP/2 connection, if it has one. Calls after close() fail. */
   close(): void;
 }
@@ -33,6 +42,8 @@ export function createTaskClientFromTransport(transport: Transport, close: () =>
     getTaskStats: (request, options?: CallOptions) => client.getTaskStats(request, options).catch(rethrow),
     watchTask: (request, options?: CallOptions) => rethrowing(client.watchTask(request, options)),
     watchTasks: (request, options?: CallOptions) => rethrowing(client.watchTasks(request, options)),
+    create: (content, options) => createTaskWithRetry(client, content, options),
+    createTasks: (items, options) => createTasksWithRetry(client, items, options),
     close,
   };
 }

@@ -36,6 +36,11 @@ export class TaskFinalError extends TaskClientError {
   override name = 'TaskFinalError';
 }
 
+/** ALREADY_EXISTS: the request_id was used, within its lifetime, by a create with other content. */
+export class RequestIdConflictError extends TaskClientError {
+  override name = 'RequestIdConflictError';
+}
+
 /** UNAVAILABLE: the service, or its database or broker, cannot be reached. Retrying later may help. */
 export class ServiceUnavailableError extends TaskClientError {
   override name = 'ServiceUnavailableError';
@@ -46,6 +51,7 @@ const ERROR_CLASSES: Partial<Record<Code, typeof TaskClientError>> = {
   [Code.NotFound]: TaskNotFoundError,
   [Code.FailedPrecondition]: TaskFinalError,
   [Code.Unavailable]: ServiceUnavailableError,
+  [Code.AlreadyExists]: RequestIdConflictError,
 };
 
 /** Turns anything a Connect client throws into the matching TaskClientError. */

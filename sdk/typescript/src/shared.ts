@@ -9,7 +9,17 @@ export {
   type TransportName,
 } from './client.js';
 export {
+  MAX_BATCH_ITEMS,
+  createTaskWithRetry,
+  createTasksWithRetry,
+  newRequestId,
+  type CreateItem,
+  type CreateTaskOptions,
+  type RetryOptions,
+} from './create-tasks.js';
+export {
   InvalidTaskError,
+  RequestIdConflictError,
   ServiceUnavailableError,
   TaskClientError,
   TaskFinalError,

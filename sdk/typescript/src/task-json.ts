@@ -11,6 +11,8 @@ export interface TaskJson {
   status: TaskStatusName | 'unspecified';
   created_at: string | null;
   updated_at: string | null;
+  /** Only for a scheduled task. */
+  schedule_time?: string;
   /** Why the task failed; present for failed tasks only. */
   error?: string;
 }
@@ -49,6 +51,7 @@ export function toTaskJson(task: Task): TaskJson {
     status: statusName(task.status),
     created_at: task.createdAt ? formatTimestamp(task.createdAt) : null,
     updated_at: task.updatedAt ? formatTimestamp(task.updatedAt) : null,
+    ...(task.scheduleTime ? { schedule_time: formatTimestamp(task.scheduleTime) } : {}),
     ...(task.status === TaskStatus.FAILED ? { error: task.error ?? '' } : {}),
   };
 }

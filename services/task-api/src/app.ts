@@ -12,6 +12,7 @@ import {
 import type { TaskApiConfig } from './config.js';
 import { createDatabaseProbe } from './database-probe.js';
 import { createGroupCommit, groupCommitSettings } from './group-commit.js';
+import { IdempotencyKeyCleanup } from './idempotency-key-cleanup.js';
 import { requestInterceptor } from './interceptors.js';
 import { OutboxDueListener } from './outbox-due-listener.js';
 import { OutboxRelay } from './outbox-relay.js';
@@ -49,7 +50,7 @@ export async function startTaskApi(config: TaskApiConfig, logger: Logger = creat
     timeouts: databaseTimeouts(config),
     logger,
   });
-  const store = new TaskStore(orm, { staleAfterMs: config.taskStaleAfterMs });
+  const store = new TaskStore(orm, { staleAfterMs: config.taskStaleAfterMs, idempotencyKeyLifetimeMs: config.idempotencyKeyLifetimeMs });
   const relay = new OutboxRelay(
     orm,
     {
@@ -81,6 +82,12 @@ export async function startTaskApi(config: TaskApiConfig, logger: Logger = creat
     logger.child({ component: 'stale-task-sweeper' }),
   );
   sweeper.start();
+  const keyCleanup = new IdempotencyKeyCleanup(
+    store,
+    { intervalMs: config.idempotencyCleanupIntervalMs, batchSize: 1_000, maxBatchesPerRound: 100 },
+    logger.child({ component: 'idempotency-key-cleanup' }),
+  );
+  keyCleanup.start();
 
   const probeDatabase = createDatabaseProbe(orm);
   const onTaskCommitted = config.faultExitAfterCommit
@@ -100,6 +107,7 @@ export async function startTaskApi(config: TaskApiConfig, logger: Logger = creat
         store,
         failures: new TaskFailureStore(orm),
         createTask: createGroupCommit(store, groupCommitSettings(config)),
+        createTasks: (items) => store.createTasksAtomically(items),
         onTaskCommitted,
         probeDatabase,
       },
@@ -125,6 +133,7 @@ export async function startTaskApi(config: TaskApiConfig, logger: Logger = creat
         shutdown.abort();
         await server.close(config.shutdownGraceMs);
         await sweeper.stop();
+        await keyCleanup.stop();
         await dueListener.stop();
         await relay.stop();
         // An unreachable database would hold the pool's goodbye to each connection.

@@ -7,6 +7,10 @@ export interface TaskApiConfig extends SharedConfig {
   /** Safety-net poll of the outbox; new tasks wake the relay at once. */
   outboxPollIntervalMs: number;
   outboxBatchSize: number;
+  /** How long a create's request_id stays bound to its task (24 h; tests shorten it). */
+  idempotencyKeyLifetimeMs: number;
+  /** How often expired idempotency keys are deleted (they are free at once regardless). */
+  idempotencyCleanupIntervalMs: number;
   /**
    * Longest a unary request is served before it is answered UNAVAILABLE
    * (a client's shorter deadline wins). Below the gateway's 15 s upstream
@@ -39,6 +43,8 @@ export function readTaskApiConfig(env: Env = process.env): Readonly<TaskApiConfi
     port: reader.integer('TASK_API_PORT', 50051, { min: 0, max: 65535 }),
     outboxPollIntervalMs: reader.integer('OUTBOX_POLL_INTERVAL_MS', 1000, { min: 10, max: 60_000 }),
     outboxBatchSize: reader.integer('OUTBOX_BATCH_SIZE', 200, { min: 1, max: 10_000 }),
+    idempotencyKeyLifetimeMs: reader.integer('IDEMPOTENCY_KEY_LIFETIME_MS', 86_400_000, { min: 1_000, max: 604_800_000 }),
+    idempotencyCleanupIntervalMs: reader.integer('IDEMPOTENCY_CLEANUP_INTERVAL_MS', 60_000, { min: 100, max: 3_600_000 }),
     requestTimeoutMs: reader.integer('TASK_API_REQUEST_TIMEOUT_MS', 10_000, { min: 100, max: 600_000 }),
     createQueueLimit: reader.integer('TASK_API_CREATE_QUEUE_LIMIT', 10_000, { min: 1, max: 1_000_000 }),
     connectionHandshakeTimeoutMs: reader.integer('TASK_API_HANDSHAKE_TIMEOUT_MS', 10_000, { min: 100, max: 600_000 }),

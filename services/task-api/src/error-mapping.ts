@@ -1,5 +1,6 @@
 import { Code, ConnectError } from '@connectrpc/connect';
 import {
+  AlreadyExistsError,
   DomainError,
   FailedPreconditionError,
   InvalidArgumentError,
@@ -28,6 +29,7 @@ function codeOf(error: DomainError): Code {
   if (error instanceof NotFoundError) return Code.NotFound;
   if (error instanceof FailedPreconditionError) return Code.FailedPrecondition;
   if (error instanceof UnavailableError) return Code.Unavailable;
+  if (error instanceof AlreadyExistsError) return Code.AlreadyExists;
   if (error instanceof ResourceExhaustedError) return Code.ResourceExhausted;
   return Code.Internal;
 }

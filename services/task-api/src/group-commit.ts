@@ -1,4 +1,4 @@
-import { Coalescer, ResourceExhaustedError, isDatabaseUnavailable, type Task, type TaskStore } from '@taskproc/core';
+import { Coalescer, ResourceExhaustedError, isDatabaseUnavailable, type CreateOutcome, type NewTask, type TaskStore } from '@taskproc/core';
 
 export interface GroupCommitSettings {
   /** Most creates one statement inserts. */
@@ -19,27 +19,33 @@ export function groupCommitSettings(config: { databasePoolSize: number; createQu
   return { maxBatch: 500, maxInFlight: Math.max(1, Math.floor(config.databasePoolSize / 2)), maxQueued: config.createQueueLimit };
 }
 
-/** Creates one task; `signal` (the request's) withdraws it while it still waits for a statement. */
-export type CreateTask = (content: string, signal?: AbortSignal) => Promise<Task>;
+/**
+ * Creates one task, or answers with the task of an earlier create with the
+ * same request_id, or a conflict; `signal` (the request's) withdraws it
+ * while it still waits for a statement.
+ */
+export type CreateTask = (item: NewTask, signal?: AbortSignal) => Promise<CreateOutcome>;
 
 /**
  * Creates through group commit: concurrent CreateTask calls share one
  * statement that inserts their tasks and outbox entries and commits them
  * together (one fsync instead of one per task). Each caller is answered only
  * after that commit, so "201 means durably queued" holds as before. A lone
- * call goes out at once, alone, the way it always did.
+ * call goes out at once, alone, the way it always did. Two creates with one
+ * request_id in one batch are settled by the statement itself (see
+ * task-creation.ts): one creates, the other repeats or conflicts.
  *
  * The wait is bounded twice: by `maxQueued` (a full queue answers
  * RESOURCE_EXHAUSTED at once, so a stalled database cannot pile up callers
  * and memory) and by each caller's deadline (its request's signal).
  */
 export function createGroupCommit(store: TaskStore, settings: GroupCommitSettings): CreateTask {
-  const coalescer = new Coalescer((contents: string[]) => store.createManyWithOutboxEntries(contents), {
+  const coalescer = new Coalescer((items: NewTask[]) => store.createTasks(items), {
     ...settings,
     overloaded: () => new ResourceExhaustedError(`too many creates waiting (${settings.maxQueued}); retry later`),
     // The database being down concerns every caller; anything else may be
     // one content's fault, so the batch is retried one by one.
     failsEveryone: isDatabaseUnavailable,
   });
-  return (content, signal) => coalescer.submit(content, signal);
+  return (item, signal) => coalescer.submit(item, signal);
 }

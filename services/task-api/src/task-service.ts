@@ -1,20 +1,26 @@
 import type { ServiceImpl } from '@connectrpc/connect';
 import { TaskService } from '@taskproc/contract';
-import { UnavailableError, type Task, type TaskFailureStore, type TaskStore } from '@taskproc/core';
+import { UnavailableError, conflictError, type CreateOutcome, type NewTask, type Task, type TaskFailureStore, type TaskStore } from '@taskproc/core';
+import { createBatchCreateHandler } from './batch-create.js';
+import { validateCreateRequest } from './create-options.js';
 import { createRetryTask } from './retry-task.js';
 import { toTaskMessage } from './task-view.js';
-import { validateContent, validateTaskId } from './validation.js';
+import { validateTaskId } from './validation.js';
 
 export interface TaskServiceDeps {
   store: TaskStore;
   /** Retries of failed tasks (RetryTask). */
   failures: TaskFailureStore;
   /**
-   * Inserts a pending task with its outbox entry and resolves once both are
-   * committed (see group-commit.ts); `signal` is the request's, so a create
-   * still waiting when its deadline passes is dropped.
+   * Inserts a pending task with its outbox entry (and idempotency key) and
+   * resolves once committed, or answers with the task an earlier create with
+   * the same request_id made, or a conflict (see group-commit.ts); `signal`
+   * is the request's, so a create still waiting when its deadline passes is
+   * dropped.
    */
-  createTask(content: string, signal?: AbortSignal): Promise<Task>;
+  createTask(item: NewTask, signal?: AbortSignal): Promise<CreateOutcome>;
+  /** Creates every item in one transaction, or none (BatchCreateTasks). */
+  createTasks(items: NewTask[]): Promise<Task[]>;
   /** Called after a create commits, so the outbox relay publishes at once. */
   onTaskCommitted(taskId: string): void;
   /** Whether the database answers; backs the REST /health route. */
@@ -31,10 +37,13 @@ export interface TaskServiceDeps {
 export function createTaskService(deps: TaskServiceDeps): Partial<ServiceImpl<typeof TaskService>> {
   return {
     async createTask(request, context) {
-      const task = await deps.createTask(validateContent(request.content), context.signal);
-      deps.onTaskCommitted(task.id);
-      return { task: toTaskMessage(task) };
+      const outcome = await deps.createTask(validateCreateRequest(request, Date.now()), context.signal);
+      if (outcome.kind === 'conflict') throw conflictError(outcome.requestId);
+      if (outcome.kind === 'created') deps.onTaskCommitted(outcome.task.id);
+      return { task: toTaskMessage(outcome.task) };
     },
+
+    batchCreateTasks: createBatchCreateHandler(deps),
 
     async getTask(request) {
       return { task: toTaskMessage(await deps.store.get(validateTaskId(request.taskId))) };

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Code, ConnectError, createClient, createRouterTransport } from '@connectrpc/connect';
 import { TaskService } from '@taskproc/contract';
-import { createLogger, type Task } from '@taskproc/core';
+import { createLogger, type CreateOutcome, type NewTask } from '@taskproc/core';
 import { requestInterceptor } from '../src/interceptors.js';
 import { requestDeadlineInterceptor } from '../src/request-deadline.js';
 import { createTaskService } from '../src/task-service.js';
@@ -13,13 +13,14 @@ import { createTaskService } from '../src/task-service.js';
 /** A TaskService whose creates never finish, recording the signal each one got. */
 function hangingService(serverBoundMs: number) {
   const signals: AbortSignal[] = [];
-  const createTask = (_content: string, signal?: AbortSignal) => {
+  const createTask = (_item: NewTask, signal?: AbortSignal) => {
     signals.push(signal!);
-    return new Promise<Task>(() => undefined);
+    return new Promise<CreateOutcome>(() => undefined);
   };
   const service = createTaskService({
     store: {} as never,
     createTask,
+    createTasks: async () => [],
     onTaskCommitted: () => undefined,
     probeDatabase: async () => true,
   });

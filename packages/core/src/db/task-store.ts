@@ -1,11 +1,14 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { FailedPreconditionError, NotFoundError } from '../errors.js';
-import { newTaskId } from '../ids.js';
-import { CANCELABLE_STATUSES, type TaskStatusName } from '../status.js';
+import { CANCELABLE_STATUSES } from '../status.js';
 import { translateDatabaseError } from './database-errors.js';
-import { fromDatabaseTimestamp } from './micros-timestamp.type.js';
+import { createTasks, deleteExpiredKeys, tasksOrConflict, type CreateOutcome, type NewTask } from './task-creation.js';
+import { taskFromRow } from './task-row.js';
 import { TaskSchema, type Task } from './task.entity.js';
+
+// Moved to task-row.ts (shared with task-creation.ts); still exported here for its other users.
+export { taskFromRow } from './task-row.js';
 
 /** What a successful claim hands the processor: the attempt it now holds. */
 export interface Claim {
@@ -25,18 +28,23 @@ export interface Claim {
 export interface TaskStoreOptions {
   /** See SharedConfig.taskStaleAfterMs. */
   staleAfterMs?: number;
+  /** How long a request_id stays bound to the task it created (24 h unless a test shortens it). */
+  idempotencyKeyLifetimeMs?: number;
 }
 
 const DEFAULT_STALE_AFTER_MS = 300_000;
+export const DEFAULT_IDEMPOTENCY_KEY_LIFETIME_MS = 86_400_000;
 
 export class TaskStore {
   private readonly staleAfter: string;
+  private readonly keyLifetimeMs: number;
 
   constructor(
     private readonly orm: MikroORM,
     options: TaskStoreOptions = {},
   ) {
     this.staleAfter = `${options.staleAfterMs ?? DEFAULT_STALE_AFTER_MS} milliseconds`;
+    this.keyLifetimeMs = options.idempotencyKeyLifetimeMs ?? DEFAULT_IDEMPOTENCY_KEY_LIFETIME_MS;
   }
 
   /**
@@ -55,17 +63,44 @@ export class TaskStore {
    * four.
    */
   async createManyWithOutboxEntries(contents: string[]): Promise<Task[]> {
-    const items = contents.map((content) => ({ id: newTaskId(), content }));
-    const rows = await this.execute(
-      `with t as (
-         insert into task (id, content, status, attempt)
-         select x.id, x.content, 'pending', 0 from json_to_recordset(?::json) as x(id uuid, content text)
-         returning *),
-       o as (insert into outbox (task_id) select id from t)
-       select * from t`,
-      [JSON.stringify(items)],
-    );
-    return this.inOrder(items.map((i) => i.id), rows, 'created');
+    const outcomes = await this.createTasks(contents.map((content) => ({ content })));
+    return outcomes.map((outcome) => {
+      if (outcome.kind === 'conflict') throw new Error('a create without request_id met a conflict');
+      return outcome.task;
+    });
+  }
+
+  /**
+   * Creates with options (request_id, schedule_time), the way group commit
+   * batches them: one autocommit statement, one outcome per item in order
+   * (see task-creation.ts). An item whose request_id is taken by other
+   * content creates nothing and gets a conflict; the others are created.
+   */
+  async createTasks(items: readonly NewTask[]): Promise<CreateOutcome[]> {
+    return this.run((em) => createTasks((sql, params) => em.getConnection().execute(sql, params, 'all'), items, this.keyLifetimeMs));
+  }
+
+  /**
+   * BatchCreateTasks: all items in one transaction, or none. Throws
+   * AlreadyExistsError naming the first item whose request_id was used with
+   * other content, after rolling back.
+   */
+  async createTasksAtomically(items: readonly NewTask[]): Promise<Task[]> {
+    try {
+      // A knex transaction, not em.transactional (see OutboxRelay.publishBatch).
+      return await this.orm.em.getConnection().getKnex().transaction(async (tx) => {
+        const execute = async (sql: string, params: unknown[]) =>
+          (await tx.raw<{ rows: Record<string, unknown>[] }>(sql, params as never[])).rows;
+        return tasksOrConflict(await createTasks(execute, items, this.keyLifetimeMs));
+      });
+    } catch (error) {
+      throw translateDatabaseError(error);
+    }
+  }
+
+  /** Deletes up to `limit` expired idempotency keys without waiting on creates; returns how many. */
+  async deleteExpiredIdempotencyKeys(limit: number): Promise<number> {
+    return this.run((em) => deleteExpiredKeys((sql, params) => em.getConnection().execute(sql, params, 'all'), limit));
   }
 
   /** The task, or null when no task has this id. */
@@ -194,16 +229,6 @@ export class TaskStore {
     return this.run((em) => em.getConnection().execute<Record<string, unknown>[]>(sql, params, 'all'));
   }
 
-  /** Maps returned rows to tasks in the order of `ids`; a missing row is a bug, not an answer. */
-  private inOrder(ids: string[], rows: Record<string, unknown>[], what: string): Task[] {
-    const byId = new Map(rows.map((row) => [String(row.id), row]));
-    return ids.map((id) => {
-      const row = byId.get(id);
-      if (!row) throw new Error(`task ${id} was not ${what}`);
-      return taskFromRow(row);
-    });
-  }
-
   private async run<T>(work: (em: EntityManager) => Promise<T>): Promise<T> {
     try {
       return await work(this.orm.em.fork());
@@ -211,22 +236,4 @@ export class TaskStore {
       throw translateDatabaseError(error);
     }
   }
-}
-
-/**
- * A task from a `returning *` row of the task table, with the same fields and
- * timestamp form as the ORM's mapping (MicrosTimestampType) gives, without
- * the cost of an EntityManager per row on the hot paths.
- */
-export function taskFromRow(row: Record<string, unknown>): Task {
-  return {
-    id: String(row.id),
-    content: String(row.content),
-    status: row.status as TaskStatusName,
-    attempt: Number(row.attempt),
-    createdAt: fromDatabaseTimestamp(row.created_at as string | Date)!,
-    updatedAt: fromDatabaseTimestamp(row.updated_at as string | Date | null),
-    error: (row.error as string | null | undefined) ?? null,
-    scheduleTime: fromDatabaseTimestamp((row.schedule_time as string | Date | null | undefined) ?? null),
-  };
 }

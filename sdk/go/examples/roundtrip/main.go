@@ -1,6 +1,8 @@
 // Command roundtrip creates, reads and cancels a task over plain gRPC with the
-// generated SDK, then prints one JSON document describing what the service
-// answered (the proof test in test/sdk-go.test.ts reads it).
+// generated SDK, uses the create options (a request_id repeated and reused
+// with other content, a schedule_time, BatchCreateTasks), then prints one
+// JSON document describing what the service answered (the proof test in
+// test/sdk-go.test.ts reads it).
 //
 //	roundtrip HOST:PORT CONTENT [FAILED_TASK_ID]
 //
@@ -19,6 +21,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	taskprocv1 "github.com/taskproc/taskproc/sdk/go/taskproc/v1"
 )
@@ -59,6 +62,58 @@ func randomUUID() string {
 	b[6] = b[6]&0x0f | 0x40
 	b[8] = b[8]&0x3f | 0x80
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
+}
+
+type scheduledView struct {
+	taskView
+	ScheduleTime string `json:"schedule_time"`
+}
+
+// createOptions runs the idempotent repeat, the key conflict, a scheduled
+// task and a batch, and reports what the service answered.
+func createOptions(ctx context.Context, tasks taskprocv1.TaskServiceClient, content string) (map[string]interface{}, error) {
+	key := "proof-go-" + randomUUID()
+	first, err := tasks.CreateTask(ctx, &taskprocv1.CreateTaskRequest{Content: content, RequestId: key})
+	if err != nil {
+		return nil, fmt.Errorf("CreateTask with request_id: %w", err)
+	}
+	repeat, err := tasks.CreateTask(ctx, &taskprocv1.CreateTaskRequest{Content: content, RequestId: key})
+	if err != nil {
+		return nil, fmt.Errorf("CreateTask repeated: %w", err)
+	}
+	_, conflict := tasks.CreateTask(ctx, &taskprocv1.CreateTaskRequest{Content: content + " other", RequestId: key})
+	scheduled, err := tasks.CreateTask(ctx, &taskprocv1.CreateTaskRequest{
+		Content:      content + " later",
+		ScheduleTime: timestamppb.New(time.Now().Add(time.Hour)),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("CreateTask with schedule_time: %w", err)
+	}
+	requests := make([]*taskprocv1.CreateTaskRequest, 3)
+	for i := range requests {
+		requests[i] = &taskprocv1.CreateTaskRequest{Content: fmt.Sprintf("%s #%d", content, i), RequestId: fmt.Sprintf("%s-%d", key, i)}
+	}
+	batch, err := tasks.BatchCreateTasks(ctx, &taskprocv1.BatchCreateTasksRequest{Requests: requests})
+	if err != nil {
+		return nil, fmt.Errorf("BatchCreateTasks: %w", err)
+	}
+	_, batchEmpty := tasks.BatchCreateTasks(ctx, &taskprocv1.BatchCreateTasksRequest{})
+	views := make([]taskView, 0, len(batch.GetTasks()))
+	for _, task := range batch.GetTasks() {
+		views = append(views, view(task))
+	}
+	return map[string]interface{}{
+		"request_id": key,
+		"first_id":   first.GetTask().GetId(),
+		"repeat_id":  repeat.GetTask().GetId(),
+		"conflict":   codeOf(conflict),
+		"scheduled": scheduledView{
+			taskView:     view(scheduled.GetTask()),
+			ScheduleTime: scheduled.GetTask().GetScheduleTime().AsTime().Format(time.RFC3339Nano),
+		},
+		"batch":       views,
+		"batch_empty": codeOf(batchEmpty),
+	}, nil
 }
 
 // retryReport calls RetryTask: refused for the canceled task; the failed one
@@ -102,14 +157,19 @@ func run(target, content, failedID string) (map[string]interface{}, bool, error)
 	_, cancelAgain := tasks.CancelTask(ctx, &taskprocv1.CancelTaskRequest{TaskId: id})
 	_, getUnknown := tasks.GetTask(ctx, &taskprocv1.GetTaskRequest{TaskId: randomUUID()})
 	_, createEmpty := tasks.CreateTask(ctx, &taskprocv1.CreateTaskRequest{Content: ""})
+	options, err := createOptions(ctx, tasks, content)
+	if err != nil {
+		return nil, false, err
+	}
 
 	report := map[string]interface{}{
-		"created":      view(created.GetTask()),
-		"fetched":      view(fetched.GetTask()),
-		"canceled":     view(canceled.GetTask()),
-		"cancel_again": codeOf(cancelAgain),
-		"get_unknown":  codeOf(getUnknown),
-		"create_empty": codeOf(createEmpty),
+		"created":        view(created.GetTask()),
+		"fetched":        view(fetched.GetTask()),
+		"canceled":       view(canceled.GetTask()),
+		"cancel_again":   codeOf(cancelAgain),
+		"get_unknown":    codeOf(getUnknown),
+		"create_empty":   codeOf(createEmpty),
+		"create_options": options,
 	}
 	retries, err := retryReport(ctx, tasks, id, failedID)
 	if err != nil {

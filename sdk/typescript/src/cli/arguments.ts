@@ -7,6 +7,7 @@ export const USAGE = `Usage: taskctl [options] <command>
 
 Commands:
   create <content>   create a task ("-" reads the content from stdin)
+  create --file <f>  create one task per line of file f ("-" for stdin), 1,000 per call
   get <id>           show a task
   cancel <id>        cancel a pending or processing task
   retry <id>         queue a failed task again (its attempts start over)
@@ -20,6 +21,8 @@ Options:
   --timeout <ms>           watch: give up after this long (default 300000)
   --interval <ms>          watch: time between reads (default 250)
   --deadline <ms>          deadline of each call (default 10000)
+  --request-id <id>        create: idempotency key (default a fresh one; retries reuse it)
+  --at <time>              create: run not before this RFC 3339 time, e.g. 2030-01-01T09:00:00Z
   -h, --help               show this help
 
 Exit codes:
@@ -27,6 +30,7 @@ Exit codes:
   3 task not found   4 invalid argument      5 not allowed in the task's status
                                              (cancel of a final task, retry of one not failed)
   6 task-api unavailable or unreachable      7 watch timed out    130 interrupted
+  8 request id already used with other content
 `;
 
 export class UsageError extends Error {
@@ -45,6 +49,12 @@ export interface CliArguments {
   timeoutMs: number;
   intervalMs: number;
   deadlineMs: number;
+  /** create --file: the file (or "-" for stdin) with one content per line. */
+  file: string | undefined;
+  /** create --request-id. */
+  requestId: string | undefined;
+  /** create --at. */
+  scheduleTime: Date | undefined;
 }
 
 const COMMANDS: Record<Command, 'none' | 'content' | 'id'> = {
@@ -71,6 +81,9 @@ export function parseCliArguments(argv: string[], env: Record<string, string | u
         timeout: { type: 'string' },
         interval: { type: 'string' },
         deadline: { type: 'string' },
+        file: { type: 'string' },
+        'request-id': { type: 'string' },
+        at: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
     });
@@ -81,7 +94,12 @@ export function parseCliArguments(argv: string[], env: Record<string, string | u
   const [name, operand, ...extra] = positionals;
   const command = values.help || name === undefined ? 'help' : name;
   if (!(command in COMMANDS)) throw new UsageError(`unknown command "${command}"`);
-  const wants = COMMANDS[command as Command];
+  const fromFile = command === 'create' && values.file !== undefined;
+  const wants = fromFile ? 'none' : COMMANDS[command as Command];
+  if (command !== 'create' && (values.file ?? values['request-id'] ?? values.at) !== undefined) {
+    throw new UsageError('--file, --request-id and --at are options of create');
+  }
+  if (fromFile && values['request-id'] !== undefined) throw new UsageError('--request-id names one create; --file makes one key per line');
   if (wants !== 'none' && operand === undefined) throw new UsageError(`${command} needs a ${wants === 'id' ? 'task id' : 'content'}`);
   if (extra.length > 0 || (wants === 'none' && operand !== undefined && command !== 'help')) {
     throw new UsageError(`unexpected argument "${extra[0] ?? operand}"${wants === 'content' ? ' (quote content that has spaces)' : ''}`);
@@ -101,7 +119,16 @@ export function parseCliArguments(argv: string[], env: Record<string, string | u
     timeoutMs: milliseconds('--timeout', values.timeout, 300_000),
     intervalMs: milliseconds('--interval', values.interval, 250),
     deadlineMs: milliseconds('--deadline', values.deadline, 10_000),
+    file: values.file,
+    requestId: values['request-id'],
+    scheduleTime: values.at === undefined ? undefined : rfc3339('--at', values.at),
   };
+}
+
+function rfc3339(option: string, value: string): Date {
+  const time = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/i.test(value) ? new Date(value) : undefined;
+  if (!time || Number.isNaN(time.getTime())) throw new UsageError(`${option} must be an RFC 3339 time such as 2030-01-01T09:00:00Z, not "${value}"`);
+  return time;
 }
 
 function milliseconds(option: string, value: string | undefined, fallback: number): number {

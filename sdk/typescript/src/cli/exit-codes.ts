@@ -17,6 +17,8 @@ export const ExitCode = Object.freeze({
   UNAVAILABLE: 6,
   /** watch --timeout passed before the task reached a final status. */
   TIMEOUT: 7,
+  /** ALREADY_EXISTS: create --request-id of a key used with other content. */
+  CONFLICT: 8,
   /** Interrupted (Ctrl-C). */
   INTERRUPTED: 130,
 });
@@ -32,6 +34,8 @@ export function exitCodeFor(code: Code): number {
     case Code.Unavailable:
     case Code.DeadlineExceeded:
       return ExitCode.UNAVAILABLE;
+    case Code.AlreadyExists:
+      return ExitCode.CONFLICT;
     default:
       return ExitCode.ERROR;
   }

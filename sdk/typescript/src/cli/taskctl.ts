@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { text } from 'node:stream/consumers';
 import type { Task } from '@taskproc/contract';
 import type { TaskClient } from '../client.js';
@@ -48,8 +49,17 @@ async function execute(client: TaskClient, args: CliArguments, io: CliIo): Promi
   const print = (task: Task | undefined) => io.stdout.write(args.json ? `${JSON.stringify(toTaskJson(task!))}\n` : describe(toTaskJson(task!)));
   switch (args.command) {
     case 'create': {
+      if (args.file !== undefined) {
+        // One task per non-empty line, 1,000 per call, each line its own key.
+        const source = args.file === '-' ? await text(io.stdin) : await readFile(args.file, 'utf8');
+        const lines = source.split(/\r?\n/).filter((line) => line !== '');
+        if (lines.length === 0) throw new UsageError(`${args.file === '-' ? 'stdin' : args.file} holds no content (one per line)`);
+        const tasks = await client.createTasks(lines.map((content) => ({ content, scheduleTime: args.scheduleTime })));
+        for (const task of tasks) io.stdout.write(args.json ? `${JSON.stringify(toTaskJson(task))}\n` : `${task.id}\n`);
+        return;
+      }
       const content = args.operand === '-' ? await text(io.stdin) : args.operand!;
-      print((await client.createTask({ content })).task);
+      print(await client.create(content, { requestId: args.requestId, scheduleTime: args.scheduleTime }));
       return;
     }
     case 'get':
@@ -89,6 +99,7 @@ function describe(task: TaskJson): string {
     `status:      ${task.status}`,
     `created_at:  ${task.created_at ?? '-'}`,
     `updated_at:  ${task.updated_at ?? '-'}`,
+    ...(task.schedule_time ? [`schedule_time: ${task.schedule_time}`] : []),
     ...(task.error !== undefined ? [`error:       ${task.error}`] : []),
     '',
   ].join('\n');
@@ -98,6 +109,10 @@ function report(error: unknown, args: CliArguments, io: CliIo): number {
   if (io.signal?.aborted) {
     io.stderr.write('taskctl: interrupted\n');
     return ExitCode.INTERRUPTED;
+  }
+  if (error instanceof UsageError) {
+    io.stderr.write(`taskctl: ${error.message}\n`);
+    return ExitCode.USAGE;
   }
   if (error instanceof WaitTimeoutError) {
     io.stderr.write(`taskctl: ${error.message}\n`);

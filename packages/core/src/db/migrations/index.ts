@@ -4,6 +4,7 @@ import { Migration20261128140000_transitions } from './Migration20261128140000_t
 import { Migration20261128154000_stale_tasks } from './Migration20261128154000_stale_tasks.js';
 import { Migration20261201090000_round2_contract } from './Migration20261201090000_round2_contract.js';
 import { Migration20261201092000_failures } from './Migration20261201092000_failures.js';
+import { Migration20261201093000_idempotency } from './Migration20261201093000_idempotency.js';
 
 /** Every migration, oldest first. A new migration file is added here too. */
 export const migrations: MigrationObject[] = [
@@ -12,4 +13,5 @@ export const migrations: MigrationObject[] = [
   { name: 'Migration20261128154000_stale_tasks', class: Migration20261128154000_stale_tasks },
   { name: 'Migration20261201090000_round2_contract', class: Migration20261201090000_round2_contract },
   { name: 'Migration20261201092000_failures', class: Migration20261201092000_failures },
+  { name: 'Migration20261201093000_idempotency', class: Migration20261201093000_idempotency },
 ];
