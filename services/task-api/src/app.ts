@@ -14,6 +14,9 @@ import { OutboxRelay } from './outbox-relay.js';
 import { createRoutes } from './routes.js';
 import { createDualProtocolServer, type DualProtocolHandler } from './server.js';
 import { StaleTaskSweeper } from './stale-task-sweeper.js';
+import { nodeRequestKey } from './watching/watch-handlers.js';
+import { startWatching, type Watching } from './watching/watching.js';
+import { createContextValues } from '@connectrpc/connect';
 
 export type { TaskApiConfig } from './config.js';
 export { readTaskApiConfig } from './config.js';
@@ -24,6 +27,8 @@ export interface RunningTaskApi {
   port: number;
   /** Ordered, repeat-safe shutdown: stop accepting, drain requests, stop the relay, close the ORM. */
   close(): Promise<void>;
+  /** Watch streams, their buffers and the listening connection (docs/watching.md). */
+  watchStats: Watching['stats'];
 }
 
 // Bodies larger than this are refused before decoding. It sits above the
@@ -55,6 +60,7 @@ export async function startTaskApi(config: TaskApiConfig, logger: Logger = creat
   sweeper.start();
 
   const probeDatabase = createDatabaseProbe(orm);
+  const watching = startWatching(orm, config, logger);
   const onTaskCommitted = config.faultExitAfterCommit
     ? () => {
         logger.fatal('fault injection: exiting after commit, before publish');
@@ -72,7 +78,9 @@ export async function startTaskApi(config: TaskApiConfig, logger: Logger = creat
       createTask: createGroupCommit(store, groupCommitSettings(config.databasePoolSize)),
       onTaskCommitted,
       probeDatabase,
+      watching,
     }),
+    contextValues: (request) => createContextValues().set(nodeRequestKey, request),
     interceptors: [requestInterceptor(logger)],
     readMaxBytes: READ_MAX_BYTES,
   });
@@ -85,12 +93,16 @@ export async function startTaskApi(config: TaskApiConfig, logger: Logger = creat
   return {
     url: `http://${host}:${address.port}`,
     port: address.port,
+    watchStats: watching.stats,
     close() {
       closing ??= (async () => {
+        // Watch streams end first (UNAVAILABLE: watch again), then the rest drains.
+        const watchingClosed = watching.close();
         shutdown.abort();
         await server.close(config.shutdownGraceMs);
         await sweeper.stop();
         await relay.stop();
+        await watchingClosed;
         await orm.close();
         logger.info('task-api stopped');
       })();

@@ -1,7 +1,10 @@
 import type { ServiceImpl } from '@connectrpc/connect';
 import { TaskService } from '@taskproc/contract';
 import { UnavailableError, type Task, type TaskStore } from '@taskproc/core';
+import { listTaskEvents, listTasks } from './listing/list-handlers.js';
 import { toTaskMessage } from './task-view.js';
+import { watchTask, watchTasks } from './watching/watch-handlers.js';
+import type { Watching } from './watching/watching.js';
 import { validateContent, validateTaskId } from './validation.js';
 
 export interface TaskServiceDeps {
@@ -12,6 +15,8 @@ export interface TaskServiceDeps {
   onTaskCommitted(taskId: string): void;
   /** Whether the database answers; backs the REST /health route. */
   probeDatabase(): Promise<boolean>;
+  /** ListTasks, ListTaskEvents, WatchTask and WatchTasks (watching/watching.ts). */
+  watching: Pick<Watching, 'listing' | 'watch'>;
 }
 
 /**
@@ -36,6 +41,11 @@ export function createTaskService(deps: TaskServiceDeps): Partial<ServiceImpl<ty
     async cancelTask(request) {
       return { task: toTaskMessage(await deps.store.cancelIfNotFinal(validateTaskId(request.taskId))) };
     },
+
+    listTasks: (request) => listTasks(deps.watching.listing, request),
+    listTaskEvents: (request) => listTaskEvents(deps.watching.listing, request),
+    watchTask: (request, context) => watchTask(deps.watching.watch, request, context),
+    watchTasks: (request, context) => watchTasks(deps.watching.watch, request, context),
 
     async checkHealth() {
       if (!(await deps.probeDatabase())) {
