@@ -58,8 +58,9 @@ export class WatchHub {
   private catchUps = 0;
   private subscriptions = 0;
   private readonly currentReads: { taskId: string; resolve: (change: TaskChange | null) => void; reject: (error: unknown) => void }[] = [];
+  private isReady = false;
   private markReady!: () => void;
-  private readonly ready = new Promise<void>((resolve) => (this.markReady = resolve));
+  private readonly ready = new Promise<void>((resolve) => (this.markReady = () => ((this.isReady = true), resolve())));
 
   constructor(
     private readonly reader: TaskChangeReader,
@@ -111,11 +112,14 @@ export class WatchHub {
       throw new TooManyWatchersError(`this server already serves ${this.settings.maxStreams} watch streams; try again later`);
     }
     this.subscriptions += 1;
-    try {
-      await Promise.race([this.ready, sleep(readyTimeoutMs).then(() => Promise.reject(new UnavailableError('watching is unavailable: the database cannot be reached')))]);
-    } catch (error) {
-      this.subscriptions -= 1;
-      throw error;
+    if (!this.isReady) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([this.ready, new Promise<void>((resolve) => (timer = setTimeout(resolve, readyTimeoutMs)))]);
+      clearTimeout(timer);
+      if (!this.isReady) {
+        this.subscriptions -= 1;
+        throw new UnavailableError('watching is unavailable: the database cannot be reached');
+      }
     }
     const subscription = new WatchSubscription(target, this.settings.streamBufferMessages, (cut) => this.onOverflow(cut));
     if ('taskId' in target) {
