@@ -17,6 +17,7 @@ import { measureFailingDrain, type FailingDrainRun } from './scenarios/failing-d
 import { measureEndToEnd, measurePacedLatency, type EndToEndRun } from './scenarios/end-to-end.js';
 import { measurePostgresLimit, type PostgresLimit } from './scenarios/limit-postgres.js';
 import { measureRabbitLimit, type RabbitLimit } from './scenarios/limit-rabbitmq.js';
+import { measureWatching, watchingRows, type WatchingFigures } from './scenarios/watching.js';
 
 // `make bench`: measures the limits of PostgreSQL and RabbitMQ on this
 // machine, then the system against them, and prints one table. Figures go to
@@ -35,6 +36,7 @@ interface Figures {
   drain?: DrainRun[];
   failingDrain?: FailingDrainRun;
   createOptions?: CreateOptionsFigures;
+  watching?: WatchingFigures;
 }
 const figures: Figures = {};
 const started = Date.now();
@@ -61,7 +63,8 @@ try {
     log(`  PostgreSQL ${Math.round(postgres.livesPerSecond)} lives/s, RabbitMQ ${Math.round(rabbitmq.messagesPerSecond)} msgs/s`);
   }
 
-  const needsSystem = settings.phases.some((p) => p !== 'limits');
+  // Listing and watching start a database and task-api of their own.
+  const needsSystem = settings.phases.some((p) => p !== 'limits' && p !== 'watch');
   let grpcUrl = settings.target ?? '';
   let gatewayUrl = settings.targetGatewayUrl ?? '';
   if (needsSystem && !settings.target) {
@@ -146,6 +149,8 @@ try {
     log(`failing drain: ${shape.count} tasks x ${shape.workMs} ms, ${shape.failPercent} % of attempts fail, total prefetch ${shape.prefetchTotal}`);
     figures.failingDrain = await measureFailingDrain(observer!, db!, system, { ...shape, processors: settings.processors, processorEnv });
     log(`  ${figures.failingDrain.seconds.toFixed(1)} s (ideal ${figures.failingDrain.idealSeconds.toFixed(1)} s), efficiency ${figures.failingDrain.efficiency.toFixed(3)}`);
+  if (settings.phases.includes('watch')) {
+    figures.watching = await measureWatching({ baseDatabaseUrl: settings.baseDatabaseUrl, amqpUrl: settings.amqpUrl, serviceEnv: settings.serviceEnv, logDir: `${ROOT}.run/bench/${stamp}`, log });
   }
   grpc.close();
 } finally {
@@ -234,6 +239,7 @@ function tableRows(f: Figures): Row[] {
     rows.push({ figure: 'failing drain: slots running attempts while untried tasks were queued', value: fmt.ratio(d.busyShare) });
     rows.push({ figure: 'failing drain: most tasks waiting out a backoff at once (outbox, no slot held)', value: String(d.peakWaiting) });
   }
+  if (f.watching) rows.push(...watchingRows(f.watching));
   return rows;
 }
 

@@ -60,7 +60,7 @@ afterAll(async () => {
 });
 
 describe('the generated Go SDK', () => {
-  it('creates, reads and cancels a task over gRPC, gets the contract error codes, and uses the create options', async () => {
+  it('creates, reads, lists, watches and cancels a task over gRPC, gets the contract error codes, and uses the create options and retry', async () => {
     const content = `from go ${Date.now()}`;
     const failedId = await failedTask(harness.database, 'failed, retried from go');
     const result = await run(program, [`127.0.0.1:${harness.api.port}`, content, failedId]);

@@ -27,7 +27,7 @@ afterAll(async () => {
 });
 
 describe('the generated Python SDK', () => {
-  it('creates, reads and cancels a task over gRPC, gets the contract error codes, and uses the create options', async () => {
+  it('creates, reads, lists, watches and cancels a task over gRPC, gets the contract error codes, and uses the create options and retry', async () => {
     const content = `from python ${Date.now()}`;
     const target = `127.0.0.1:${harness.api.port}`;
     const failedId = await failedTask(harness.database, 'failed, retried from python');

@@ -28,7 +28,7 @@ export interface BenchSettings {
   failingWorkMs: number;
   failingPercent: number;
   processors: number;
-  /** Phases to run, in this order: limits, create, e2e, drain. */
+  /** Phases to run, in this order: limits, create, e2e, drain, watch (bench/scenarios/watching.ts). */
   phases: string[];
   /** When set, measure the task-api already running at this URL instead of starting one. */
   target: string | null;
@@ -43,7 +43,7 @@ export interface BenchSettings {
 }
 
 const ENV_DEV = fileURLToPath(new URL('../../.env.dev', import.meta.url));
-const PHASES = ['limits', 'create', 'create-options', 'e2e', 'drain', 'failing'];
+const PHASES = ['limits', 'create', 'create-options', 'e2e', 'drain', 'failing', 'watch'];
 
 export function readBenchSettings(env: NodeJS.ProcessEnv = process.env): BenchSettings {
   const dev = readEnvFile(ENV_DEV);

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { BatchCreateTasksRequestSchema, CreateTaskRequestSchema } from '@taskproc/contract';
 import { BODY_FIELDS, checkBodyFields } from '../src/body-fields.js';
 import { applyIdempotencyKey } from '../src/idempotency-key.js';
-import { checkRequest, normalizeTimestamp, shapeResponse, shortStatus } from '../src/rest-shape.js';
+import { checkRequest, normalizeTimestamp, rewriteListQuery, shapeResponse, shapeSseFrame, shortStatus } from '../src/rest-shape.js';
 
 // The embedded gateway's REST shape rule against the fixture file the Envoy
 // Lua rule is run with too (rest-shape-lua.test.ts), so the two cannot drift.
@@ -27,12 +27,26 @@ interface IdempotencyKeyCase {
   expected: { body: string } | { refusal: { status: number; contentType: string; body: string } };
 }
 
+interface SseFrameCase {
+  name: string;
+  frame: string;
+  expected: string;
+}
+
+interface QueryCase {
+  name: string;
+  request: { method: string; path: string };
+  expected: { path: string } | { status: number; contentType: string; body: string };
+}
+
 const fixtures = JSON.parse(readFileSync(new URL('./fixtures/rest-shape-cases.json', import.meta.url), 'utf8')) as {
   responses: ResponseCase[];
   requests: RequestCase[];
   idempotencyKeys: IdempotencyKeyCase[];
   bodyFields: { name: string; request: { method: string; path: string; body: string }; expected: RequestCase['expected'] }[];
   bodyFieldTable: typeof BODY_FIELDS;
+  sseFrames: SseFrameCase[];
+  queries: QueryCase[];
 };
 
 describe('REST shape rule (TypeScript) on the shared fixtures', () => {
@@ -69,6 +83,14 @@ describe('REST shape rule (TypeScript) on the shared fixtures', () => {
   it.each(fixtures.idempotencyKeys.map((c) => [c.name, c] as const))('Idempotency-Key: %s', (_name, testCase) => {
     const { idempotencyKey, ...request } = testCase.request;
     expect(applyIdempotencyKey({ ...request, idempotencyKey: idempotencyKey ?? undefined })).toEqual(testCase.expected);
+  });
+
+  it.each(fixtures.sseFrames.map((c) => [c.name, c] as const))('event stream frame: %s', (_name, testCase) => {
+    expect(shapeSseFrame(testCase.frame)).toBe(testCase.expected);
+  });
+
+  it.each(fixtures.queries.map((c) => [c.name, c] as const))('list query: %s', (_name, testCase) => {
+    expect(rewriteListQuery(testCase.request)).toEqual(testCase.expected);
   });
 });
 

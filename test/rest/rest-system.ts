@@ -4,6 +4,7 @@ import { createLogger, type LogLevel } from '@taskproc/core';
 import { startTaskApiHarness, type TaskApiHarness } from '../support/task-api-harness.js';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
 import { loadTestEnv } from '../support/test-env.js';
+import type { TestDatabase } from '../support/test-database.js';
 
 // The system the REST contract suite talks to: an Envoy named by
 // REST_BASE_URL (the docker compose test stack), or by default the embedded
@@ -19,6 +20,8 @@ export interface RestSystem {
    * its own connection). Only when this suite runs the system itself.
    */
   databaseFault?: { block(): void; unblock(): void; stall(): void; unstall(): void };
+  /** The system's own database (for setup and assertions), when this suite runs the system itself. */
+  database?: TestDatabase;
   close(): Promise<void>;
 }
 
@@ -83,6 +86,7 @@ export async function startRestSystem(label: string, options: { ownSystem?: bool
       stall: () => databaseProxy.stall(),
       unstall: () => databaseProxy.unstall(),
     },
+    database: harness.database,
     close,
   };
 }

@@ -1,6 +1,7 @@
-"""Creates, reads and cancels a task over plain gRPC with the generated SDK,
-then uses the create options: a request_id repeated (same task) and reused
-with other content (ALREADY_EXISTS), a schedule_time, and BatchCreateTasks.
+"""Creates, reads, lists, watches and cancels a task over plain gRPC with the
+generated SDK, then uses the create options: a request_id repeated (same
+task) and reused with other content (ALREADY_EXISTS), a schedule_time, and
+BatchCreateTasks.
 
 Usage: PYTHONPATH=sdk/python/src python3 sdk/python/examples/roundtrip.py HOST:PORT CONTENT [FAILED_TASK_ID]
 
@@ -42,6 +43,11 @@ def error_code(call):
     except grpc.RpcError as error:
         return error.code().name
     raise SystemExit("expected the call to fail, but it succeeded")
+
+
+def watched_tasks(stream):
+    """The tasks of a WatchTask stream, without its keep-alive messages (no task)."""
+    return (message.task for message in stream if message.HasField("task"))
 
 
 def create_options(tasks, content):
@@ -89,8 +95,15 @@ def main(target, content, failed_id=None):
         tasks = task_pb2_grpc.TaskServiceStub(channel)
         created = tasks.CreateTask(task_pb2.CreateTaskRequest(content=content), timeout=TIMEOUT_S).task
         fetched = tasks.GetTask(task_pb2.GetTaskRequest(task_id=created.id), timeout=TIMEOUT_S).task
+        listed = tasks.ListTasks(task_pb2.ListTasksRequest(page_size=1), timeout=TIMEOUT_S)
+        # The watch sends the task as it is now, then each change until a final status.
+        watch = watched_tasks(tasks.WatchTask(task_pb2.WatchTaskRequest(task_id=created.id), timeout=TIMEOUT_S))
+        watched = [next(watch)]
         canceled = tasks.CancelTask(task_pb2.CancelTaskRequest(task_id=created.id), timeout=TIMEOUT_S).task
+        watched.extend(watch)
         report = {
+            "listed": [task.id for task in listed.tasks],
+            "watched": [task_pb2.TaskStatus.Name(task.status) for task in watched],
             "created": task_view(created),
             "fetched": task_view(fetched),
             "canceled": task_view(canceled),

@@ -22,6 +22,9 @@ import { createRoutes } from './routes.js';
 import { createDualProtocolServer, type DualProtocolHandler } from './server.js';
 import { StaleTaskSweeper } from './stale-task-sweeper.js';
 import { markInvalidUtf8InBinaryStrings, strictJsonTextDecoder } from './utf8.js';
+import { nodeRequestKey } from './watching/watch-handlers.js';
+import { startWatching, type Watching } from './watching/watching.js';
+import { createContextValues } from '@connectrpc/connect';
 
 export type { TaskApiConfig } from './config.js';
 export { readTaskApiConfig } from './config.js';
@@ -32,6 +35,8 @@ export interface RunningTaskApi {
   port: number;
   /** Ordered, repeat-safe shutdown: stop accepting, drain requests, stop the relay, close the ORM. */
   close(): Promise<void>;
+  /** Watch streams, their buffers and the listening connection (docs/watching.md). */
+  watchStats: Watching['stats'];
 }
 
 // Bodies larger than this are refused before decoding. It sits above the
@@ -90,6 +95,7 @@ export async function startTaskApi(config: TaskApiConfig, logger: Logger = creat
   keyCleanup.start();
 
   const probeDatabase = createDatabaseProbe(orm);
+  const watching = startWatching(orm, config, logger);
   const onTaskCommitted = config.faultExitAfterCommit
     ? () => {
         logger.fatal('fault injection: exiting after commit, before publish');
@@ -110,11 +116,13 @@ export async function startTaskApi(config: TaskApiConfig, logger: Logger = creat
         createTasks: (items) => store.createTasksAtomically(items),
         onTaskCommitted,
         probeDatabase,
+        watching,
       },
       createReadinessProbe(probeDatabase, () => relay.health(), logger.child({ component: 'readiness' })),
     ),
     // Outermost first: the deadline's UNAVAILABLE is mapped and logged like any other error.
     interceptors: [requestInterceptor(logger), requestDeadlineInterceptor(config.requestTimeoutMs)],
+    contextValues: (request) => createContextValues().set(nodeRequestKey, request),
     readMaxBytes: READ_MAX_BYTES,
     // connect-node passes these to its JSON serialization; the type omits the decoder.
     jsonOptions: { textDecoder: strictJsonTextDecoder } as Parameters<typeof connectNodeAdapter>[0]['jsonOptions'],
@@ -128,14 +136,18 @@ export async function startTaskApi(config: TaskApiConfig, logger: Logger = creat
   return {
     url: `http://${host}:${address.port}`,
     port: address.port,
+    watchStats: watching.stats,
     close() {
       closing ??= (async () => {
+        // Watch streams end first (UNAVAILABLE: watch again), then the rest drains.
+        const watchingClosed = watching.close();
         shutdown.abort();
         await server.close(config.shutdownGraceMs);
         await sweeper.stop();
         await keyCleanup.stop();
         await dueListener.stop();
         await relay.stop();
+        await watchingClosed;
         // An unreachable database would hold the pool's goodbye to each connection.
         const gaveUp = new AbortController();
         await Promise.race([orm.close().finally(() => gaveUp.abort()), sleep(ORM_CLOSE_TIMEOUT_MS, gaveUp.signal)]).catch(() => undefined);

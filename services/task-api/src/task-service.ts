@@ -3,9 +3,12 @@ import { TaskService } from '@taskproc/contract';
 import { UnavailableError, conflictError, type CreateOutcome, type NewTask, type Task, type TaskFailureStore, type TaskStore } from '@taskproc/core';
 import { createBatchCreateHandler } from './batch-create.js';
 import { validateCreateRequest } from './create-options.js';
+import { listTaskEvents, listTasks } from './listing/list-handlers.js';
 import { createRetryTask } from './retry-task.js';
 import { toTaskMessage } from './task-view.js';
 import { validateTaskId } from './validation.js';
+import { watchTask, watchTasks } from './watching/watch-handlers.js';
+import type { Watching } from './watching/watching.js';
 
 export interface TaskServiceDeps {
   store: TaskStore;
@@ -25,6 +28,8 @@ export interface TaskServiceDeps {
   onTaskCommitted(taskId: string): void;
   /** Whether the database answers; backs the REST /health route. */
   probeDatabase(): Promise<boolean>;
+  /** ListTasks, ListTaskEvents, WatchTask and WatchTasks (watching/watching.ts). */
+  watching: Pick<Watching, 'listing' | 'watch'>;
 }
 
 /**
@@ -54,6 +59,11 @@ export function createTaskService(deps: TaskServiceDeps): Partial<ServiceImpl<ty
     },
 
     retryTask: createRetryTask(deps),
+
+    listTasks: (request) => listTasks(deps.watching.listing, request),
+    listTaskEvents: (request) => listTaskEvents(deps.watching.listing, request),
+    watchTask: (request, context) => watchTask(deps.watching.watch, request, context),
+    watchTasks: (request, context) => watchTasks(deps.watching.watch, request, context),
 
     async checkHealth() {
       if (!(await deps.probeDatabase())) {

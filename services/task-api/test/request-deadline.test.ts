@@ -19,6 +19,8 @@ function hangingService(serverBoundMs: number) {
   };
   const service = createTaskService({
     store: {} as never,
+    failures: {} as never,
+    watching: {} as never,
     createTask,
     createTasks: async () => [],
     onTaskCommitted: () => undefined,

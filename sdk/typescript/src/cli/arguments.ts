@@ -1,5 +1,7 @@
 import { parseArgs } from 'node:util';
+import type { TaskStatus } from '@taskproc/contract';
 import { isTransportName, type TransportName } from '../client.js';
+import { parseStatus } from '../task-json.js';
 
 export const DEFAULT_URL = 'http://127.0.0.1:50051';
 
@@ -11,7 +13,8 @@ Commands:
   get <id>           show a task
   cancel <id>        cancel a pending or processing task
   retry <id>         queue a failed task again (its attempts start over)
-  watch <id>         show each change of status until the task is completed or canceled
+  watch <id>         stream each change of status until the task is completed, canceled or failed
+  list               list tasks, newest first (every page, or --limit of them)
   health             check that task-api can reach its database
 
 Options:
@@ -19,7 +22,10 @@ Options:
   --transport <name>       grpc, connect or grpc-web (default $TASKCTL_TRANSPORT or connect)
   --json                   print JSON (one task per line, REST contract shape)
   --timeout <ms>           watch: give up after this long (default 300000)
-  --interval <ms>          watch: time between reads (default 250)
+  --interval <ms>          watch: time between reads when the service cannot stream (default 250)
+  --status <name>          list: only tasks of this status (pending, processing, ...)
+  --page-size <n>          list: tasks per request, 1 to 1000 (default 50)
+  --limit <n>              list: stop after this many tasks (default: all)
   --deadline <ms>          deadline of each call (default 10000)
   --request-id <id>        create: idempotency key (default a fresh one; retries reuse it)
   --at <time>              create: run not before this RFC 3339 time, e.g. 2030-01-01T09:00:00Z
@@ -37,7 +43,7 @@ export class UsageError extends Error {
   override name = 'UsageError';
 }
 
-export type Command = 'create' | 'get' | 'cancel' | 'retry' | 'watch' | 'health' | 'help';
+export type Command = 'create' | 'get' | 'cancel' | 'retry' | 'watch' | 'list' | 'health' | 'help';
 
 export interface CliArguments {
   command: Command;
@@ -55,6 +61,11 @@ export interface CliArguments {
   requestId: string | undefined;
   /** create --at. */
   scheduleTime: Date | undefined;
+  /** list: the status filter (undefined: all). */
+  status: TaskStatus | undefined;
+  pageSize: number;
+  /** list: at most this many tasks (undefined: all). */
+  limit: number | undefined;
 }
 
 const COMMANDS: Record<Command, 'none' | 'content' | 'id'> = {
@@ -63,6 +74,7 @@ const COMMANDS: Record<Command, 'none' | 'content' | 'id'> = {
   cancel: 'id',
   retry: 'id',
   watch: 'id',
+  list: 'none',
   health: 'none',
   help: 'none',
 };
@@ -84,6 +96,9 @@ export function parseCliArguments(argv: string[], env: Record<string, string | u
         file: { type: 'string' },
         'request-id': { type: 'string' },
         at: { type: 'string' },
+        status: { type: 'string' },
+        'page-size': { type: 'string' },
+        limit: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
     });
@@ -122,6 +137,9 @@ export function parseCliArguments(argv: string[], env: Record<string, string | u
     file: values.file,
     requestId: values['request-id'],
     scheduleTime: values.at === undefined ? undefined : rfc3339('--at', values.at),
+    status: listStatus(values.status),
+    pageSize: count('--page-size', values['page-size'], 50, 1_000),
+    limit: values.limit === undefined ? undefined : count('--limit', values.limit, 0, Number.MAX_SAFE_INTEGER),
   };
 }
 
@@ -129,6 +147,21 @@ function rfc3339(option: string, value: string): Date {
   const time = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/i.test(value) ? new Date(value) : undefined;
   if (!time || Number.isNaN(time.getTime())) throw new UsageError(`${option} must be an RFC 3339 time such as 2030-01-01T09:00:00Z, not "${value}"`);
   return time;
+}
+
+function listStatus(value: string | undefined): TaskStatus | undefined {
+  if (value === undefined) return undefined;
+  const status = /^[a-z]+$/.test(value) ? parseStatus(value) : undefined;
+  if (status === undefined) throw new UsageError(`--status must be pending, processing, completed, canceled or failed, not "${value}"`);
+  return status;
+}
+
+function count(option: string, value: string | undefined, fallback: number, max: number): number {
+  if (value === undefined) return fallback;
+  if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > max) {
+    throw new UsageError(`${option} must be a whole number from 1${max < Number.MAX_SAFE_INTEGER ? ` to ${max}` : ''}, not "${value}"`);
+  }
+  return Number(value);
 }
 
 function milliseconds(option: string, value: string | undefined, fallback: number): number {
