@@ -14,6 +14,7 @@ import { OutboxRelay } from './outbox-relay.js';
 import { createRoutes } from './routes.js';
 import { createDualProtocolServer, type DualProtocolHandler } from './server.js';
 import { StaleTaskSweeper } from './stale-task-sweeper.js';
+import { createTaskStats } from './task-stats.js';
 
 export type { TaskApiConfig } from './config.js';
 export { readTaskApiConfig } from './config.js';
@@ -35,11 +36,12 @@ const READ_MAX_BYTES = 2 * 1024 * 1024;
 export async function startTaskApi(config: TaskApiConfig, logger: Logger = createLogger('task-api', config.logLevel)): Promise<RunningTaskApi> {
   const orm = await openOrm({ databaseUrl: config.databaseUrl, poolSize: config.databasePoolSize, logger });
   const store = new TaskStore(orm, { staleAfterMs: config.taskStaleAfterMs });
+  const topology = taskTopology(config.queueNamespace, config.queueDeliveryLimit);
   const relay = new OutboxRelay(
     orm,
     {
       amqpUrl: config.amqpUrl,
-      topology: taskTopology(config.queueNamespace, config.queueDeliveryLimit),
+      topology,
       batchSize: config.outboxBatchSize,
       pollIntervalMs: config.outboxPollIntervalMs,
     },
@@ -55,6 +57,7 @@ export async function startTaskApi(config: TaskApiConfig, logger: Logger = creat
   sweeper.start();
 
   const probeDatabase = createDatabaseProbe(orm);
+  const stats = createTaskStats(orm, { amqpUrl: config.amqpUrl, topology }, logger.child({ component: 'task-stats' }));
   const onTaskCommitted = config.faultExitAfterCommit
     ? () => {
         logger.fatal('fault injection: exiting after commit, before publish');
@@ -72,6 +75,7 @@ export async function startTaskApi(config: TaskApiConfig, logger: Logger = creat
       createTask: createGroupCommit(store, groupCommitSettings(config.databasePoolSize)),
       onTaskCommitted,
       probeDatabase,
+      stats,
     }),
     interceptors: [requestInterceptor(logger)],
     readMaxBytes: READ_MAX_BYTES,
@@ -91,6 +95,7 @@ export async function startTaskApi(config: TaskApiConfig, logger: Logger = creat
         await server.close(config.shutdownGraceMs);
         await sweeper.stop();
         await relay.stop();
+        await stats.close();
         await orm.close();
         logger.info('task-api stopped');
       })();

@@ -1,6 +1,7 @@
 import type { ServiceImpl } from '@connectrpc/connect';
 import { TaskService } from '@taskproc/contract';
 import { UnavailableError, type Task, type TaskStore } from '@taskproc/core';
+import { toStatsMessage, type TaskStatsSource } from './task-stats.js';
 import { toTaskMessage } from './task-view.js';
 import { validateContent, validateTaskId } from './validation.js';
 
@@ -12,6 +13,8 @@ export interface TaskServiceDeps {
   onTaskCommitted(taskId: string): void;
   /** Whether the database answers; backs the REST /health route. */
   probeDatabase(): Promise<boolean>;
+  /** Counts by status and the queue's state (GetTaskStats, see task-stats.ts). */
+  stats: TaskStatsSource;
 }
 
 /**
@@ -35,6 +38,10 @@ export function createTaskService(deps: TaskServiceDeps): Partial<ServiceImpl<ty
 
     async cancelTask(request) {
       return { task: toTaskMessage(await deps.store.cancelIfNotFinal(validateTaskId(request.taskId))) };
+    },
+
+    async getTaskStats() {
+      return toStatsMessage(await deps.stats.read());
     },
 
     async checkHealth() {

@@ -3,7 +3,7 @@ import { TimestampSchema, type Timestamp } from '@bufbuild/protobuf/wkt';
 import { TaskSchema as TaskMessageSchema, TaskStatus, type Task as TaskMessage } from '@taskproc/contract';
 import { splitTimestamp, type Task, type TaskStatusName } from '@taskproc/core';
 
-const STATUS_TO_PROTO: Record<TaskStatusName, TaskStatus> = {
+export const STATUS_TO_PROTO: Record<TaskStatusName, TaskStatus> = {
   pending: TaskStatus.PENDING,
   processing: TaskStatus.PROCESSING,
   completed: TaskStatus.COMPLETED,
