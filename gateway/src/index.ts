@@ -10,6 +10,8 @@ import { localReply, type RestResponse } from './rest-shape.js';
 import { RouteTable } from './route-table.js';
 import { REQUEST_TIMEOUT_MS } from './limits.js';
 import { connectUpstream } from './upstream.js';
+import { createConnectPassThrough, isConnectCall } from './connect-passthrough.js';
+import { createUiFiles, isUiPath } from './ui-files.js';
 
 export type { GatewayConfig } from './config.js';
 export { readGatewayConfig } from './config.js';
@@ -54,8 +56,13 @@ export async function startGateway(config: GatewayConfig, options: StartGatewayO
     requestTimeoutMs: options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS,
   };
 
+  // Beside the REST routes: the dashboard's files and the Connect calls it makes.
+  const ui = createUiFiles(config.uiDir);
+  const connect = createConnectPassThrough(config.upstreamUrl);
   const server = createServer((request, response) => {
-    void serve(request, response, deps, logger);
+    if (isUiPath(request.url)) void logged(ui.serve(request, response), request, logger);
+    else if (isConnectCall(request)) void logged(connect.forward(request, response), request, logger);
+    else void serve(request, response, deps, logger);
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -82,6 +89,8 @@ export async function startGateway(config: GatewayConfig, options: StartGatewayO
         // any unread body discarded); close each as soon as it does.
         const sweep = setInterval(() => server.closeIdleConnections(), 50);
         server.closeIdleConnections();
+        // Streams (watches) never end by themselves: end them now.
+        connect.close();
         const grace = setTimeout(() => server.closeAllConnections(), options.shutdownGraceMs ?? 10_000);
         await closed;
         clearInterval(sweep);
@@ -92,6 +101,16 @@ export async function startGateway(config: GatewayConfig, options: StartGatewayO
       return closing;
     },
   };
+}
+
+async function logged(answered: Promise<number>, request: IncomingMessage, logger: Logger): Promise<void> {
+  const started = performance.now();
+  try {
+    const status = await answered;
+    logger.info({ method: request.method, path: request.url, status, durationMs: Math.round(performance.now() - started) }, 'request');
+  } catch (error) {
+    logger.error({ err: error, method: request.method, path: request.url }, 'request failed');
+  }
 }
 
 async function serve(request: IncomingMessage, response: ServerResponse, deps: GatewayDeps, logger: Logger): Promise<void> {
