@@ -8,11 +8,12 @@ export interface GatewayConfig {
   /** Where task-api listens, e.g. http://127.0.0.1:50051 (gRPC over HTTP/2 cleartext). */
   upstreamUrl: string;
   logLevel: LogLevel;
-  /** The dashboard's built files, served under /ui/ (dashboard/dist of this checkout by default). */
-  uiDir: string;
+  /** The dashboard's built files, served under /ui/ (DEFAULT_UI_DIR when unset). */
+  uiDir?: string;
 }
 
-const DEFAULT_UI_DIR = fileURLToPath(new URL('../../dashboard/dist', import.meta.url));
+/** dashboard/dist of this checkout, where `make dashboard` builds it. */
+export const DEFAULT_UI_DIR = fileURLToPath(new URL('../../dashboard/dist', import.meta.url));
 
 /** Reads and validates the gateway's settings once, at start. */
 export function readGatewayConfig(env: Env = process.env): Readonly<GatewayConfig> {

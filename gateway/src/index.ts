@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { createRegistry, type DescFile } from '@bufbuild/protobuf';
 import { file_taskproc_v1_task } from '@taskproc/contract';
 import { createLogger, type Logger } from '@taskproc/core';
-import type { GatewayConfig } from './config.js';
+import { DEFAULT_UI_DIR, type GatewayConfig } from './config.js';
 import { handleRestRequest, type GatewayDeps } from './gateway.js';
 import { annotatedServices, envoyIncompatibilities, readRestRoutes } from './http-rules.js';
 import { localReply, type RestResponse } from './rest-shape.js';
@@ -57,7 +57,7 @@ export async function startGateway(config: GatewayConfig, options: StartGatewayO
   };
 
   // Beside the REST routes: the dashboard's files and the Connect calls it makes.
-  const ui = createUiFiles(config.uiDir);
+  const ui = createUiFiles(config.uiDir ?? DEFAULT_UI_DIR);
   const connect = createConnectPassThrough(config.upstreamUrl);
   const server = createServer((request, response) => {
     if (isUiPath(request.url)) void logged(ui.serve(request, response), request, logger);
