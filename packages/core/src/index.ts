@@ -17,3 +17,5 @@ export * from './timing.js';
 export * from './batching/coalescer.js';
 export * from './process/run-service.js';
 export * from './db/database-admin.js';
+export * from './db/task-listing.js';
+export * from './db/task-changes.js';

@@ -15,6 +15,9 @@ import { createRoutes } from './routes.js';
 import { createDualProtocolServer, type DualProtocolHandler } from './server.js';
 import { StaleTaskSweeper } from './stale-task-sweeper.js';
 import { createTaskStats } from './task-stats.js';
+import { nodeRequestKey } from './watching/watch-handlers.js';
+import { startWatching, type Watching } from './watching/watching.js';
+import { createContextValues } from '@connectrpc/connect';
 
 export type { TaskApiConfig } from './config.js';
 export { readTaskApiConfig } from './config.js';
@@ -25,6 +28,8 @@ export interface RunningTaskApi {
   port: number;
   /** Ordered, repeat-safe shutdown: stop accepting, drain requests, stop the relay, close the ORM. */
   close(): Promise<void>;
+  /** Watch streams, their buffers and the listening connection (docs/watching.md). */
+  watchStats: Watching['stats'];
 }
 
 // Bodies larger than this are refused before decoding. It sits above the
@@ -58,6 +63,7 @@ export async function startTaskApi(config: TaskApiConfig, logger: Logger = creat
 
   const probeDatabase = createDatabaseProbe(orm);
   const stats = createTaskStats(orm, { amqpUrl: config.amqpUrl, topology }, logger.child({ component: 'task-stats' }));
+  const watching = startWatching(orm, config, logger);
   const onTaskCommitted = config.faultExitAfterCommit
     ? () => {
         logger.fatal('fault injection: exiting after commit, before publish');
@@ -76,7 +82,9 @@ export async function startTaskApi(config: TaskApiConfig, logger: Logger = creat
       onTaskCommitted,
       probeDatabase,
       stats,
+      watching,
     }),
+    contextValues: (request) => createContextValues().set(nodeRequestKey, request),
     interceptors: [requestInterceptor(logger)],
     readMaxBytes: READ_MAX_BYTES,
   });
@@ -89,13 +97,17 @@ export async function startTaskApi(config: TaskApiConfig, logger: Logger = creat
   return {
     url: `http://${host}:${address.port}`,
     port: address.port,
+    watchStats: watching.stats,
     close() {
       closing ??= (async () => {
+        // Watch streams end first (UNAVAILABLE: watch again), then the rest drains.
+        const watchingClosed = watching.close();
         shutdown.abort();
         await server.close(config.shutdownGraceMs);
         await sweeper.stop();
         await relay.stop();
         await stats.close();
+        await watchingClosed;
         await orm.close();
         logger.info('task-api stopped');
       })();

@@ -15,6 +15,23 @@ export interface TaskApiConfig extends SharedConfig {
    * deployment.
    */
   faultExitAfterCommit: boolean;
+  /** Listing and watching (docs/watching.md). */
+  watching: WatchingConfig;
+}
+
+export interface WatchingConfig {
+  /**
+   * Key of the HMAC that authenticates ListTasks page tokens. Every task-api
+   * of a deployment needs the same one; null means a random key per process
+   * (tokens then fail after a restart or on another replica).
+   */
+  pageTokenSecret: string | null;
+  /** Watch streams (WatchTask and WatchTasks) one process serves at once; past it RESOURCE_EXHAUSTED. */
+  maxStreams: number;
+  /** Changes a stream may hold unread; past it the watcher is cut off with UNAVAILABLE. */
+  streamBufferMessages: number;
+  /** A stream with nothing to say for this long gets a keep-alive message. */
+  keepAliveMs: number;
 }
 
 /** Reads and validates the task-api's settings once, at start. */
@@ -28,5 +45,17 @@ export function readTaskApiConfig(env: Env = process.env): Readonly<TaskApiConfi
     outboxBatchSize: reader.integer('OUTBOX_BATCH_SIZE', 200, { min: 1, max: 10_000 }),
     shutdownGraceMs: reader.integer('TASK_API_SHUTDOWN_GRACE_MS', 10_000, { min: 0, max: 300_000 }),
     faultExitAfterCommit: reader.boolean('TASK_API_FAULT_EXIT_AFTER_COMMIT', false),
+    watching: readWatchingConfig(reader),
   });
+}
+
+function readWatchingConfig(reader: EnvReader): WatchingConfig {
+  const secret = reader.string('PAGE_TOKEN_SECRET', '');
+  if (secret !== '' && secret.length < 32) reader.problem('PAGE_TOKEN_SECRET must be at least 32 characters');
+  return {
+    pageTokenSecret: secret === '' ? null : secret,
+    maxStreams: reader.integer('WATCH_MAX_STREAMS', 10_000, { min: 1, max: 1_000_000 }),
+    streamBufferMessages: reader.integer('WATCH_STREAM_BUFFER_MESSAGES', 256, { min: 1, max: 100_000 }),
+    keepAliveMs: reader.integer('WATCH_KEEPALIVE_MS', 15_000, { min: 100, max: 120_000 }),
+  };
 }

@@ -2,7 +2,10 @@ import type { ServiceImpl } from '@connectrpc/connect';
 import { TaskService } from '@taskproc/contract';
 import { UnavailableError, type Task, type TaskStore } from '@taskproc/core';
 import { toStatsMessage, type TaskStatsSource } from './task-stats.js';
+import { listTaskEvents, listTasks } from './listing/list-handlers.js';
 import { toTaskMessage } from './task-view.js';
+import { watchTask, watchTasks } from './watching/watch-handlers.js';
+import type { Watching } from './watching/watching.js';
 import { validateContent, validateTaskId } from './validation.js';
 
 export interface TaskServiceDeps {
@@ -15,6 +18,8 @@ export interface TaskServiceDeps {
   probeDatabase(): Promise<boolean>;
   /** Counts by status and the queue's state (GetTaskStats, see task-stats.ts). */
   stats: TaskStatsSource;
+  /** ListTasks, ListTaskEvents, WatchTask and WatchTasks (watching/watching.ts). */
+  watching: Pick<Watching, 'listing' | 'watch'>;
 }
 
 /**
@@ -43,6 +48,11 @@ export function createTaskService(deps: TaskServiceDeps): Partial<ServiceImpl<ty
     async getTaskStats() {
       return toStatsMessage(await deps.stats.read());
     },
+
+    listTasks: (request) => listTasks(deps.watching.listing, request),
+    listTaskEvents: (request) => listTaskEvents(deps.watching.listing, request),
+    watchTask: (request, context) => watchTask(deps.watching.watch, request, context),
+    watchTasks: (request, context) => watchTasks(deps.watching.watch, request, context),
 
     async checkHealth() {
       if (!(await deps.probeDatabase())) {

@@ -72,6 +72,11 @@ export class EnvReader {
     return fallback;
   }
 
+  /** Records a problem a caller found in a value it read (e.g. a rule across settings). */
+  problem(message: string): void {
+    this.problems.push(message);
+  }
+
   /** Throws a ConfigError listing every problem seen, or returns the value frozen. */
   done<T extends object>(value: T): Readonly<T> {
     if (this.problems.length > 0) throw new ConfigError(this.problems);

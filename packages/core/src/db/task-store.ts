@@ -216,7 +216,7 @@ export class TaskStore {
  * timestamp form as the ORM's mapping (MicrosTimestampType) gives, without
  * the cost of an EntityManager per row on the hot paths.
  */
-function taskFromRow(row: Record<string, unknown>): Task {
+export function taskFromRow(row: Record<string, unknown>): Task {
   return {
     id: String(row.id),
     content: String(row.content),

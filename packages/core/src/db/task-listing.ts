@@ -1,0 +1,101 @@
+import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
+import { NotFoundError } from '../errors.js';
+import type { TaskStatusName } from '../status.js';
+import { translateDatabaseError } from './database-errors.js';
+import { fromDatabaseTimestamp } from './micros-timestamp.type.js';
+import { taskFromRow } from './task-store.js';
+import type { Task } from './task.entity.js';
+
+/** Where a listing page starts: strictly after this task in (created_at, id) descending order. */
+export interface ListPosition {
+  /** Canonical timestamp (six fractional digits, "Z"). */
+  createdAt: string;
+  id: string;
+}
+
+export interface ListQuery {
+  status: TaskStatusName | null;
+  after: ListPosition | null;
+  /** Tasks on the page, at least 1. */
+  limit: number;
+}
+
+export interface ListPage {
+  tasks: Task[];
+  /** The position after the last task of this page, or null when this was the last page. */
+  next: ListPosition | null;
+}
+
+/** One change of status as the database recorded it (task_transition). */
+export interface TaskEventRecord {
+  status: TaskStatusName;
+  attempt: number;
+  /** Canonical timestamp. */
+  at: string;
+  error: string | null;
+}
+
+/**
+ * Reads for listing tasks and their histories. Listing is keyset paging on
+ * (created_at, id), newest first, so a deep page costs what the first one
+ * does: a row comparison the indexes task (created_at desc, id desc) and
+ * task (status, created_at desc, id desc) serve directly, never an OFFSET.
+ */
+export class TaskListing {
+  constructor(private readonly orm: MikroORM) {}
+
+  /**
+   * One page of `limit` tasks. Reads one row more than asked to tell whether
+   * another page follows, so the last page says so itself (no empty page at
+   * the end of a walk).
+   */
+  async page(query: ListQuery): Promise<ListPage> {
+    const conditions: string[] = [];
+    const params: unknown[] = [];
+    // Two statement shapes (with and without the status), never an
+    // "? is null or status = ?" that would keep the planner from the index.
+    if (query.status !== null) {
+      conditions.push('status = ?');
+      params.push(query.status);
+    }
+    if (query.after !== null) {
+      conditions.push('(created_at, id) < (?::timestamptz, ?::uuid)');
+      params.push(query.after.createdAt, query.after.id);
+    }
+    params.push(query.limit + 1);
+    const where = conditions.length > 0 ? `where ${conditions.join(' and ')}` : '';
+    const rows = await this.execute(`select * from task ${where} order by created_at desc, id desc limit ?`, params);
+    const tasks = rows.slice(0, query.limit).map(taskFromRow);
+    const last = tasks.at(-1);
+    return { tasks, next: rows.length > query.limit && last ? { createdAt: last.createdAt, id: last.id } : null };
+  }
+
+  /**
+   * The task's history, oldest first: its creation and every change of
+   * status, re-claims included (same status, attempt + 1), as the transition
+   * trigger recorded them. Throws NotFoundError when no task has this id
+   * (every task has at least its creation event).
+   */
+  async events(taskId: string): Promise<TaskEventRecord[]> {
+    const rows = await this.execute(
+      `select to_status, attempt, at, error from task_transition where task_id = ? order by id`,
+      [taskId],
+    );
+    if (rows.length === 0) throw new NotFoundError(`task ${taskId} not found`);
+    return rows.map((row) => ({
+      status: row.to_status as TaskStatusName,
+      attempt: Number(row.attempt),
+      at: fromDatabaseTimestamp(row.at as string | Date)!,
+      error: (row.error as string | null) ?? null,
+    }));
+  }
+
+  private async execute(sql: string, params: unknown[]): Promise<Record<string, unknown>[]> {
+    try {
+      const em: EntityManager = this.orm.em.fork();
+      return await em.getConnection().execute<Record<string, unknown>[]>(sql, params, 'all');
+    } catch (error) {
+      throw translateDatabaseError(error);
+    }
+  }
+}
