@@ -137,7 +137,7 @@ describe('dashboard in Chromium', () => {
       await browser.run('filter-paging', async () => {
         const page = await openDashboard();
         await page.getByLabel('Per page').selectOption('10');
-        await page.getByLabel('Status').selectOption('pending');
+        await page.getByLabel('Status', { exact: true }).selectOption('pending');
         const first = (await rest.send('GET', '/tasks?status=pending&page_size=10')).json;
         const firstIds = first.tasks.map((task: { id: string }) => task.id);
         expect(firstIds).toHaveLength(10);
@@ -163,7 +163,7 @@ describe('dashboard in Chromium', () => {
           description: 'back on page 1',
         });
 
-        await page.getByLabel('Status').selectOption('canceled');
+        await page.getByLabel('Status', { exact: true }).selectOption('canceled');
         const canceled = (await rest.send('GET', '/tasks?status=canceled&page_size=10')).json;
         const canceledIds = canceled.tasks.map((task: { id: string }) => task.id);
         expect(canceledIds.length).toBeGreaterThan(0); // the cancel test's task
