@@ -11,6 +11,7 @@ Commands:
   cancel <id>        cancel a pending or processing task
   watch <id>         show each change of status until the task is completed or canceled
   health             check that task-api can reach its database
+  stats              counts by status, outbox backlog, dead letters, processors
 
 Options:
   --url <url>              task-api address (default $TASKCTL_URL or ${DEFAULT_URL})
@@ -31,7 +32,7 @@ export class UsageError extends Error {
   override name = 'UsageError';
 }
 
-export type Command = 'create' | 'get' | 'cancel' | 'watch' | 'health' | 'help';
+export type Command = 'create' | 'get' | 'cancel' | 'watch' | 'health' | 'stats' | 'help';
 
 export interface CliArguments {
   command: Command;
@@ -51,6 +52,7 @@ const COMMANDS: Record<Command, 'none' | 'content' | 'id'> = {
   cancel: 'id',
   watch: 'id',
   health: 'none',
+  stats: 'none',
   help: 'none',
 };
 

@@ -7,6 +7,7 @@ import { FINAL_STATUSES, toTaskJson, type TaskJson } from '../task-json.js';
 import { WaitTimeoutError, waitForStatus } from '../wait-for-status.js';
 import { USAGE, UsageError, parseCliArguments, type CliArguments } from './arguments.js';
 import { ExitCode, exitCodeFor } from './exit-codes.js';
+import { describeStats, toStatsJson } from './stats-output.js';
 
 export interface CliIo {
   argv: string[];
@@ -72,6 +73,11 @@ async function execute(client: TaskClient, args: CliArguments, io: CliIo): Promi
     case 'health': {
       const { status } = await client.checkHealth({});
       io.stdout.write(args.json ? `${JSON.stringify({ status })}\n` : `${status}\n`);
+      return;
+    }
+    case 'stats': {
+      const stats = toStatsJson(await client.getTaskStats({}));
+      io.stdout.write(args.json ? `${JSON.stringify(stats)}\n` : describeStats(stats));
       return;
     }
     case 'help':
