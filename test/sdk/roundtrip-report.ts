@@ -34,6 +34,8 @@ export async function expectRoundtripReport(stdout: string, content: string, cod
   expect(report.cancel_again).toBe(codes.failedPrecondition);
   expect(report.get_unknown).toBe(codes.notFound);
   expect(report.create_empty).toBe(codes.invalidArgument);
+  // GetTaskStats counts the task the program canceled (and any other test's in this database).
+  expect(Number(report.stats_canceled)).toBeGreaterThanOrEqual(1);
 
   const rows = await database.query('select content, status from task where id = $1', [id]);
   expect(rows).toEqual([{ content, status: 'canceled' }]);

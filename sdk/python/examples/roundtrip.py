@@ -44,6 +44,7 @@ def main(target, content):
         created = tasks.CreateTask(task_pb2.CreateTaskRequest(content=content), timeout=TIMEOUT_S).task
         fetched = tasks.GetTask(task_pb2.GetTaskRequest(task_id=created.id), timeout=TIMEOUT_S).task
         canceled = tasks.CancelTask(task_pb2.CancelTaskRequest(task_id=created.id), timeout=TIMEOUT_S).task
+        stats = tasks.GetTaskStats(task_pb2.GetTaskStatsRequest(), timeout=TIMEOUT_S)
         report = {
             "created": task_view(created),
             "fetched": task_view(fetched),
@@ -57,6 +58,7 @@ def main(target, content):
             "create_empty": error_code(
                 lambda: tasks.CreateTask(task_pb2.CreateTaskRequest(content=""), timeout=TIMEOUT_S)
             ),
+            "stats_canceled": next(c.count for c in stats.counts if c.status == task_pb2.TASK_STATUS_CANCELED),
         }
     print(json.dumps(report))
     ok = (

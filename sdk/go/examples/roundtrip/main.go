@@ -85,14 +85,25 @@ func run(target, content string) (map[string]interface{}, bool, error) {
 	_, cancelAgain := tasks.CancelTask(ctx, &taskprocv1.CancelTaskRequest{TaskId: id})
 	_, getUnknown := tasks.GetTask(ctx, &taskprocv1.GetTaskRequest{TaskId: randomUUID()})
 	_, createEmpty := tasks.CreateTask(ctx, &taskprocv1.CreateTaskRequest{Content: ""})
+	stats, err := tasks.GetTaskStats(ctx, &taskprocv1.GetTaskStatsRequest{})
+	if err != nil {
+		return nil, false, fmt.Errorf("GetTaskStats: %w", err)
+	}
+	statsCanceled := int64(-1)
+	for _, count := range stats.GetCounts() {
+		if count.GetStatus() == taskprocv1.TaskStatus_TASK_STATUS_CANCELED {
+			statsCanceled = count.GetCount()
+		}
+	}
 
 	report := map[string]interface{}{
-		"created":      view(created.GetTask()),
-		"fetched":      view(fetched.GetTask()),
-		"canceled":     view(canceled.GetTask()),
-		"cancel_again": codeOf(cancelAgain),
-		"get_unknown":  codeOf(getUnknown),
-		"create_empty": codeOf(createEmpty),
+		"created":        view(created.GetTask()),
+		"fetched":        view(fetched.GetTask()),
+		"canceled":       view(canceled.GetTask()),
+		"cancel_again":   codeOf(cancelAgain),
+		"get_unknown":    codeOf(getUnknown),
+		"create_empty":   codeOf(createEmpty),
+		"stats_canceled": statsCanceled,
 	}
 	ok := created.GetTask().GetStatus() == taskprocv1.TaskStatus_TASK_STATUS_PENDING &&
 		fetched.GetTask().GetId() == id &&
