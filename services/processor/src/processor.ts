@@ -1,14 +1,17 @@
-import { createLogger, openOrm, taskTopology, TaskStore, type Logger } from '@taskproc/core';
+import { createLogger, databaseTimeouts, openOrm, taskTopology, TaskFailureStore, TaskStore, type Logger } from '@taskproc/core';
+import type { TaskHandler } from '@taskproc/handler';
 import { CancellationListener } from './cancellation/cancellation-listener.js';
-import type { ProcessorConfig } from './config.js';
+import { abortDrainMs, shutdownBudgetMs, SHUTDOWN_CLOSE_STEP_MS, type ProcessorConfig } from './config.js';
 import { ProcessorEvents } from './events.js';
 import { TaskConsumer } from './messaging/task-consumer.js';
 import { RunningTasks } from './tasks/running-tasks.js';
 import { batchedSteps } from './tasks/batched-steps.js';
+import { waitingHandler } from './tasks/default-handler.js';
+import { loadHandler } from './tasks/load-handler.js';
 import { TaskRunner } from './tasks/task-runner.js';
 
 export type { ProcessorConfig } from './config.js';
-export { readProcessorConfig } from './config.js';
+export { readProcessorConfig, shutdownBudgetMs } from './config.js';
 export type { AbortReason, Outcome, ProcessorEventMap } from './events.js';
 export { ProcessorEvents } from './events.js';
 
@@ -32,21 +35,50 @@ export interface Processor {
  */
 const STEP_BATCHES = { maxBatch: 500, maxInFlight: 2 };
 
+export interface ProcessorOptions {
+  /** The work, given directly (tests, embedding); otherwise config.taskHandler, or the default wait. */
+  handler?: TaskHandler;
+}
+
 /**
- * Starts one processor: an ORM, the cancellation listener and one consumer.
- * Resolves once it consumes and hears cancels; while RabbitMQ or PostgreSQL
- * is unreachable it keeps retrying with backoff.
+ * Starts one processor: its handler, an ORM, the cancellation listener and
+ * one consumer. Resolves once it consumes and hears cancels; while RabbitMQ
+ * or PostgreSQL is unreachable it keeps retrying with backoff. Rejects with
+ * a ConfigError naming TASK_HANDLER when the handler cannot be loaded,
+ * before connecting to anything.
  */
-export async function startProcessor(config: Readonly<ProcessorConfig>, logger: Logger = createLogger('processor', config.logLevel)): Promise<Processor> {
-  const orm = await openOrm({ databaseUrl: config.databaseUrl, poolSize: config.databasePoolSize, logger });
+export async function startProcessor(
+  config: Readonly<ProcessorConfig>,
+  logger: Logger = createLogger('processor', config.logLevel),
+  options: ProcessorOptions = {},
+): Promise<Processor> {
+  const handler = options.handler ?? (config.taskHandler ? await loadHandler(config.taskHandler) : waitingHandler(config.processingDurationMs));
+  logger.info({ handler: config.taskHandler ?? `default (wait ${config.processingDurationMs} ms)` }, 'task handler loaded');
+  const orm = await openOrm({ databaseUrl: config.databaseUrl, poolSize: config.databasePoolSize, timeouts: databaseTimeouts(config), logger });
   const store = new TaskStore(orm, { staleAfterMs: config.taskStaleAfterMs });
   const events = new ProcessorEvents();
   const running = new RunningTasks();
-  const steps = batchedSteps(store, STEP_BATCHES);
-  const runner = new TaskRunner({ store: steps, running, events, logger, processingDurationMs: config.processingDurationMs });
+  const steps = batchedSteps(store, new TaskFailureStore(orm), STEP_BATCHES);
+  const runner = new TaskRunner({
+    store: steps,
+    running,
+    events,
+    logger,
+    handler,
+    policy: {
+      timeoutMs: config.taskTimeoutMs,
+      maxAttempts: config.taskMaxAttempts,
+      retryBaseMs: config.taskRetryBaseMs,
+      retryMaxMs: config.taskRetryMaxMs,
+      maxInterruptions: config.taskMaxInterruptions,
+    },
+  });
 
   const listener = new CancellationListener({
     databaseUrl: config.databaseUrl,
+    connectTimeoutMs: config.databaseConnectTimeoutMs,
+    queryTimeoutMs: config.databaseStatementTimeoutMs,
+    closeTimeoutMs: SHUTDOWN_CLOSE_STEP_MS,
     logger,
     onCancel: (taskId) => {
       if (running.abortTask(taskId, 'canceled') > 0) logger.debug({ taskId }, 'cancel notice for a task in hand');
@@ -58,6 +90,10 @@ export async function startProcessor(config: Readonly<ProcessorConfig>, logger: 
   });
   const consumer = new TaskConsumer({
     amqpUrl: config.amqpUrl,
+    connectTimeoutMs: config.amqpConnectTimeoutMs,
+    confirmTimeoutMs: config.amqpConfirmTimeoutMs,
+    abortDrainMs: abortDrainMs(config),
+    closeTimeoutMs: SHUTDOWN_CLOSE_STEP_MS,
     topology: taskTopology(config.queueNamespace, config.queueDeliveryLimit),
     prefetch: config.prefetch,
     logger,
@@ -72,12 +108,23 @@ export async function startProcessor(config: Readonly<ProcessorConfig>, logger: 
       'the stale period is close to the work: a task still being worked on may be taken over (it still completes once)',
     );
   }
+  if (!config.taskHandler && !options.handler && config.processingDurationMs >= config.taskTimeoutMs) {
+    logger.warn(
+      { processingDurationMs: config.processingDurationMs, taskTimeoutMs: config.taskTimeoutMs },
+      'the default work outlasts TASK_TIMEOUT_MS: every attempt will time out',
+    );
+  }
   if (config.shutdownGraceMs < config.processingDurationMs) {
     logger.warn(
       { shutdownGraceMs: config.shutdownGraceMs, processingDurationMs: config.processingDurationMs },
       'the shutdown grace is shorter than the work: a shutdown returns tasks to the queue unfinished',
     );
   }
+
+  logger.info(
+    { shutdownGraceMs: config.shutdownGraceMs, shutdownBudgetMs: shutdownBudgetMs(config) },
+    'a graceful shutdown takes at most shutdownBudgetMs; the supervisor must wait at least that long before killing',
+  );
 
   // Listen before consuming, so no task is claimed while its cancel could go unheard.
   listener.start();
@@ -94,7 +141,8 @@ export async function startProcessor(config: Readonly<ProcessorConfig>, logger: 
         logger.info('shutting down');
         await consumer.stop(config.shutdownGraceMs, () => running.abortAll('shutdown'));
         await listener.close();
-        await orm.close();
+        // An unreachable database would hold the pool's goodbye to each connection.
+        await closeWithin(orm.close(), SHUTDOWN_CLOSE_STEP_MS, logger);
         logger.info('stopped');
       })()),
   };
@@ -110,4 +158,13 @@ async function recheckCanceled(store: TaskStore, running: RunningTasks, logger: 
       logger.warn({ err: error, taskId }, 'could not re-check a task after the listener reconnected');
     }
   }
+}
+
+/** Waits for `closing` at most `ms`; past that, shutdown goes on (the process exits right after). */
+async function closeWithin(closing: Promise<unknown>, ms: number, logger: Logger): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), ms)));
+  const outcome = await Promise.race([closing.then(() => 'closed', () => 'closed'), late]);
+  clearTimeout(timer);
+  if (outcome === 'late') logger.warn({ ms }, 'the database pool did not close in time; exiting anyway');
 }

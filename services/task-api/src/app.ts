@@ -1,7 +1,9 @@
 import { connectNodeAdapter } from '@connectrpc/connect-node';
 import {
+  TaskFailureStore,
   TaskStore,
   createLogger,
+  databaseTimeouts,
   openOrm,
   taskTopology,
   type Logger,
@@ -10,7 +12,10 @@ import type { TaskApiConfig } from './config.js';
 import { createDatabaseProbe } from './database-probe.js';
 import { createGroupCommit, groupCommitSettings } from './group-commit.js';
 import { requestInterceptor } from './interceptors.js';
+import { OutboxDueListener } from './outbox-due-listener.js';
 import { OutboxRelay } from './outbox-relay.js';
+import { createReadinessProbe } from './readiness.js';
+import { requestDeadlineInterceptor } from './request-deadline.js';
 import { createRoutes } from './routes.js';
 import { createDualProtocolServer, type DualProtocolHandler } from './server.js';
 import { StaleTaskSweeper } from './stale-task-sweeper.js';
@@ -39,7 +44,12 @@ const READ_MAX_BYTES = 2 * 1024 * 1024;
 
 /** Starts the task-api: ORM, outbox relay and the ConnectRPC server on one port. */
 export async function startTaskApi(config: TaskApiConfig, logger: Logger = createLogger('task-api', config.logLevel)): Promise<RunningTaskApi> {
-  const orm = await openOrm({ databaseUrl: config.databaseUrl, poolSize: config.databasePoolSize, logger });
+  const orm = await openOrm({
+    databaseUrl: config.databaseUrl,
+    poolSize: config.databasePoolSize,
+    timeouts: databaseTimeouts(config),
+    logger,
+  });
   const store = new TaskStore(orm, { staleAfterMs: config.taskStaleAfterMs });
   const topology = taskTopology(config.queueNamespace, config.queueDeliveryLimit);
   const relay = new OutboxRelay(
@@ -49,10 +59,23 @@ export async function startTaskApi(config: TaskApiConfig, logger: Logger = creat
       topology,
       batchSize: config.outboxBatchSize,
       pollIntervalMs: config.outboxPollIntervalMs,
+      connectTimeoutMs: config.amqpConnectTimeoutMs,
+      confirmTimeoutMs: config.amqpConfirmTimeoutMs,
     },
     logger.child({ component: 'outbox-relay' }),
   );
   relay.start();
+  // Entries that wait (a processor's failed attempt) are committed elsewhere too.
+  const dueListener = new OutboxDueListener({
+    databaseUrl: config.databaseUrl,
+    connectTimeoutMs: config.databaseConnectTimeoutMs,
+    queryTimeoutMs: config.databaseStatementTimeoutMs,
+    closeTimeoutMs: config.databaseConnectTimeoutMs,
+    logger: logger.child({ component: 'outbox-due-listener' }),
+    onDue: (delayMs) => relay.wakeAfter(delayMs),
+    onListening: () => relay.wake(),
+  });
+  dueListener.start();
   const sweeper = new StaleTaskSweeper(
     store,
     // A few sweeps per stale period: a lost task waits at most ~1.25 periods.
@@ -76,16 +99,21 @@ export async function startTaskApi(config: TaskApiConfig, logger: Logger = creat
   const shutdown = new AbortController();
   const handler = connectNodeAdapter({
     shutdownSignal: shutdown.signal,
-    routes: createRoutes({
-      store,
-      createTask: createGroupCommit(store, groupCommitSettings(config.databasePoolSize)),
-      onTaskCommitted,
-      probeDatabase,
-      stats,
-      watching,
-    }),
+    routes: createRoutes(
+      {
+        store,
+        failures: new TaskFailureStore(orm),
+        createTask: createGroupCommit(store, groupCommitSettings(config)),
+        onTaskCommitted,
+        probeDatabase,
+        stats,
+        watching,
+      },
+      createReadinessProbe(probeDatabase, () => relay.health(), logger.child({ component: 'readiness' })),
+    ),
     contextValues: (request) => createContextValues().set(nodeRequestKey, request),
-    interceptors: [requestInterceptor(logger)],
+    // Outermost first: the deadline's UNAVAILABLE is mapped and logged like any other error.
+    interceptors: [requestInterceptor(logger), requestDeadlineInterceptor(config.requestTimeoutMs)],
     readMaxBytes: READ_MAX_BYTES,
   });
   const server = createDualProtocolServer(handler as DualProtocolHandler);
@@ -105,6 +133,7 @@ export async function startTaskApi(config: TaskApiConfig, logger: Logger = creat
         shutdown.abort();
         await server.close(config.shutdownGraceMs);
         await sweeper.stop();
+        await dueListener.stop();
         await relay.stop();
         await stats.close();
         await watchingClosed;

@@ -1,8 +1,9 @@
 import type { ServiceImpl } from '@connectrpc/connect';
 import { TaskService } from '@taskproc/contract';
-import { UnavailableError, type Task, type TaskStore } from '@taskproc/core';
+import { UnavailableError, type Task, type TaskFailureStore, type TaskStore } from '@taskproc/core';
 import { toStatsMessage, type TaskStatsSource } from './task-stats.js';
 import { listTaskEvents, listTasks } from './listing/list-handlers.js';
+import { createRetryTask } from './retry-task.js';
 import { toTaskMessage } from './task-view.js';
 import { watchTask, watchTasks } from './watching/watch-handlers.js';
 import type { Watching } from './watching/watching.js';
@@ -10,8 +11,14 @@ import { validateContent, validateTaskId } from './validation.js';
 
 export interface TaskServiceDeps {
   store: TaskStore;
-  /** Inserts a pending task with its outbox entry and resolves once both are committed (see group-commit.ts). */
-  createTask(content: string): Promise<Task>;
+  /** Retries of failed tasks (RetryTask). */
+  failures: TaskFailureStore;
+  /**
+   * Inserts a pending task with its outbox entry and resolves once both are
+   * committed (see group-commit.ts); `signal` is the request's, so a create
+   * still waiting when its deadline passes is dropped.
+   */
+  createTask(content: string, signal?: AbortSignal): Promise<Task>;
   /** Called after a create commits, so the outbox relay publishes at once. */
   onTaskCommitted(taskId: string): void;
   /** Whether the database answers; backs the REST /health route. */
@@ -31,8 +38,8 @@ export interface TaskServiceDeps {
 // UNIMPLEMENTED for a method without a handler.
 export function createTaskService(deps: TaskServiceDeps): Partial<ServiceImpl<typeof TaskService>> {
   return {
-    async createTask(request) {
-      const task = await deps.createTask(validateContent(request.content));
+    async createTask(request, context) {
+      const task = await deps.createTask(validateContent(request.content), context.signal);
       deps.onTaskCommitted(task.id);
       return { task: toTaskMessage(task) };
     },
@@ -53,6 +60,8 @@ export function createTaskService(deps: TaskServiceDeps): Partial<ServiceImpl<ty
     listTaskEvents: (request) => listTaskEvents(deps.watching.listing, request),
     watchTask: (request, context) => watchTask(deps.watching.watch, request, context),
     watchTasks: (request, context) => watchTasks(deps.watching.watch, request, context),
+
+    retryTask: createRetryTask(deps),
 
     async checkHealth() {
       if (!(await deps.probeDatabase())) {
