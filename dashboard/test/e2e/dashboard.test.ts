@@ -44,6 +44,20 @@ async function notReloaded(page: Page): Promise<boolean> {
   return page.evaluate(() => (window as unknown as { notReloaded?: boolean }).notReloaded === true);
 }
 
+/** "failed" from either REST spelling ("failed", or "TASK_STATUS_FAILED" where lists are not reshaped yet). */
+function statusWord(status: string): string {
+  return status.toLowerCase().replace(/^task_status_/, '');
+}
+
+/** GET /tasks with a status filter (the enum name: every gateway's transcoding takes it). */
+async function listOverRest(status: string, pageSize: number, pageToken = ''): Promise<{ ids: string[]; next: string }> {
+  const query = new URLSearchParams({ status: `TASK_STATUS_${status.toUpperCase()}`, page_size: String(pageSize) });
+  if (pageToken) query.set('page_token', pageToken);
+  const answer = await rest.send('GET', `/tasks?${query}`);
+  expect(answer.status, answer.text).toBe(200);
+  return { ids: answer.json.tasks.map((task: { id: string }) => task.id), next: answer.json.next_page_token };
+}
+
 async function createOverRest(content: string): Promise<string> {
   const answer = await rest.createTask(content);
   expect(answer.status).toBe(201);
@@ -109,24 +123,34 @@ describe('dashboard in Chromium', () => {
     }
   });
 
-  it('retries a failed task from its page, and it runs again to completed', async () => {
-    await system.stopProcessor();
-    let id = '';
-    try {
-      id = await createOverRest('fail once, then succeed');
-      // A failed last attempt, as a processor records it (the trigger admits these arrows).
-      await system.harness.database.query(`update task set status = 'processing', attempt = attempt + 1, updated_at = clock_timestamp() where id = $1`, [id]);
-      await system.harness.database.query(`update task set status = 'failed', error = 'the handler threw: disk full', updated_at = clock_timestamp() where id = $1`, [id]);
-    } finally {
-      await system.startProcessor();
-    }
+  it('shows a failing task\'s attempts and errors live, and retries it from its page', async () => {
     await browser.run('task-retry', async () => {
+      // The handler refuses content starting with "fail": every attempt fails.
+      const id = await createOverRest('fail on purpose, then retry me from the dashboard');
       const page = await openDashboard(`#/task/${id}`);
-      await page.waitForSelector('[data-field="status"] [data-status="failed"]');
-      expect(await page.locator('[data-field="error"]').textContent()).toBe('the handler threw: disk full');
+      await page.waitForSelector('[data-field="status"] [data-status="failed"]', { timeout: LIVE_DEADLINE_MS });
+      const handlerError = 'refused on purpose: the content starts with "fail"';
+      expect(await page.locator('[data-field="error"]').textContent()).toBe(handlerError);
+      // Created, then per attempt: claimed, then back to pending (with its error) or failed.
+      const rounds = 1 + 2 * system.maxAttempts;
+      await waitFor(() => page.locator('table.timeline tbody tr').count(), (rows) => rows === rounds, {
+        timeoutMs: LIVE_DEADLINE_MS,
+        description: `${rounds} events in the history`,
+      });
+      const errors = await page.locator('table.timeline tbody td.task-error').allTextContents();
+      expect(errors.filter((text) => text === handlerError)).toHaveLength(system.maxAttempts);
+
       await page.getByRole('button', { name: 'Retry task' }).click();
-      await page.waitForSelector('[data-field="status"] [data-status="completed"]', { timeout: LIVE_DEADLINE_MS });
-      expect((await rest.getTask(id)).json.status).toBe('completed');
+      // The retry runs the task again: as many events again, live on the page.
+      await waitFor(() => page.locator('table.timeline tbody tr').count(), (rows) => rows === 2 * rounds, {
+        timeoutMs: LIVE_DEADLINE_MS,
+        description: 'the second round in the history',
+      });
+      const events = (await rest.send('GET', `/task/${id}/events`)).json.events as { status: string }[];
+      expect(events).toHaveLength(2 * rounds);
+      expect(events.filter((event) => statusWord(event.status) === 'failed')).toHaveLength(2);
+      expect((await rest.getTask(id)).json.status).toBe('failed');
+      await page.waitForSelector('[data-field="status"] [data-status="failed"]', { timeout: LIVE_DEADLINE_MS });
       expect(await notReloaded(page)).toBe(true);
     });
   });
@@ -139,44 +163,42 @@ describe('dashboard in Chromium', () => {
         const page = await openDashboard();
         await page.getByLabel('Per page').selectOption('10');
         await page.getByLabel('Status', { exact: true }).selectOption('pending');
-        const first = (await rest.send('GET', '/tasks?status=pending&page_size=10')).json;
-        const firstIds = first.tasks.map((task: { id: string }) => task.id);
-        expect(firstIds).toHaveLength(10);
-        expect(first.next_page_token).not.toBe('');
-        await waitFor(() => rowIds(page), (ids) => JSON.stringify(ids) === JSON.stringify(firstIds), {
+        const first = await listOverRest('pending', 10);
+        expect(first.ids).toHaveLength(10);
+        expect(first.next).not.toBe('');
+        await waitFor(() => rowIds(page), (ids) => JSON.stringify(ids) === JSON.stringify(first.ids), {
           timeoutMs: LIVE_DEADLINE_MS,
           description: 'page 1 of pending tasks as GET /tasks lists it',
         });
 
         await page.getByRole('button', { name: 'Older →' }).click();
-        const second = (await rest.send('GET', `/tasks?status=pending&page_size=10&page_token=${encodeURIComponent(first.next_page_token)}`)).json;
-        const secondIds = second.tasks.map((task: { id: string }) => task.id);
-        expect(secondIds.length).toBeGreaterThan(0);
-        await waitFor(() => rowIds(page), (ids) => JSON.stringify(ids) === JSON.stringify(secondIds), {
+        const second = await listOverRest('pending', 10, first.next);
+        expect(second.ids.length).toBeGreaterThan(0);
+        await waitFor(() => rowIds(page), (ids) => JSON.stringify(ids) === JSON.stringify(second.ids), {
           timeoutMs: LIVE_DEADLINE_MS,
           description: 'page 2 as GET /tasks lists it',
         });
         expect(await page.locator('#tasks-page').textContent()).toBe('Page 2');
 
         await page.getByRole('button', { name: '← Newer' }).click();
-        await waitFor(() => rowIds(page), (ids) => JSON.stringify(ids) === JSON.stringify(firstIds), {
+        await waitFor(() => rowIds(page), (ids) => JSON.stringify(ids) === JSON.stringify(first.ids), {
           timeoutMs: LIVE_DEADLINE_MS,
           description: 'back on page 1',
         });
 
         await page.getByLabel('Status', { exact: true }).selectOption('canceled');
-        const canceled = (await rest.send('GET', '/tasks?status=canceled&page_size=10')).json;
-        const canceledIds = canceled.tasks.map((task: { id: string }) => task.id);
-        expect(canceledIds.length).toBeGreaterThan(0); // the cancel test's task
-        await waitFor(() => rowIds(page), (ids) => JSON.stringify(ids) === JSON.stringify(canceledIds), {
+        const canceled = await listOverRest('canceled', 10);
+        expect(canceled.ids.length).toBeGreaterThan(0); // the cancel test's task
+        await waitFor(() => rowIds(page), (ids) => JSON.stringify(ids) === JSON.stringify(canceled.ids), {
           timeoutMs: LIVE_DEADLINE_MS,
           description: 'canceled tasks as GET /tasks lists them',
         });
 
         // Search by id opens the task's page.
-        await page.getByLabel('Task id').fill(firstIds[3]);
+        const wanted = first.ids[3]!;
+        await page.getByLabel('Task id').fill(wanted);
         await page.getByLabel('Task id').press('Enter');
-        await page.waitForSelector(`[data-field="id"]:text-is("${firstIds[3]}")`);
+        await page.waitForSelector(`[data-field="id"]:text-is("${wanted}")`);
       });
     } finally {
       await system.startProcessor();

@@ -19,8 +19,8 @@ import { loadTestEnv } from '../../../test/support/test-env.js';
 export interface DashboardSystem {
   baseUrl: string;
   harness: TaskApiHarness;
-  /** How long the processor works on one task. */
-  processingDurationMs: number;
+  /** Attempts a failing task gets before it is failed. */
+  maxAttempts: number;
   /** Starts the processor if it is not running (tests that need pending tasks to stay pending stop it). */
   startProcessor(): Promise<void>;
   stopProcessor(): Promise<void>;
@@ -28,8 +28,12 @@ export interface DashboardSystem {
 }
 
 const DASHBOARD_ROOT = fileURLToPath(new URL('../..', import.meta.url));
-// Long enough that "processing" is seen in the browser, short enough for quick tests.
-const PROCESSING_DURATION_MS = 1_500;
+// The processor runs the example handler that fails on purpose for content
+// starting with "fail" (examples/handlers/fail-on-purpose.ts) and succeeds
+// after a short wait otherwise; two attempts, so a failing task's history
+// shows a failed attempt, its backoff and the final failure.
+const HANDLER = fileURLToPath(new URL('../../../examples/handlers/fail-on-purpose.ts', import.meta.url));
+const MAX_ATTEMPTS = 2;
 
 export async function buildDashboard(outDir: string): Promise<void> {
   await build({
@@ -54,7 +58,8 @@ export async function startDashboardSystem(label: string): Promise<DashboardSyst
       ...env,
       DATABASE_URL: harness.database.url,
       QUEUE_NAMESPACE: harness.config.queueNamespace,
-      PROCESSING_DURATION_MS: String(PROCESSING_DURATION_MS),
+      TASK_HANDLER: HANDLER,
+      TASK_MAX_ATTEMPTS: String(MAX_ATTEMPTS),
     });
     processor = await startProcessor(config, createLogger('processor', config.logLevel));
   };
@@ -82,7 +87,7 @@ export async function startDashboardSystem(label: string): Promise<DashboardSyst
   return {
     baseUrl: gateway.url,
     harness,
-    processingDurationMs: PROCESSING_DURATION_MS,
+    maxAttempts: MAX_ATTEMPTS,
     startProcessor: startOwnProcessor,
     stopProcessor: stopOwnProcessor,
     close,
