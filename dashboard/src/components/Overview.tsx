@@ -10,13 +10,31 @@ import { formatDuration } from '../time.js';
 import { Section } from './common.js';
 import { RateChart } from './RateChart.js';
 
-const STATS_EVERY_MS = 2_000;
+// Counts are read again soon after the stream reports changes (at most once
+// per STATS_AFTER_CHANGE_MS), and every STATS_EVERY_MS regardless: each read
+// is one grouped count on the server (docs/dashboard.md says what it costs).
+const STATS_EVERY_MS = 5_000;
+const STATS_AFTER_CHANGE_MS = 1_000;
 const HEALTH_EVERY_MS = 5_000;
 
 /** Counts by status, live rates and latency, and the system's state. */
 export function Overview({ hub }: { hub: LiveHub }) {
-  const { transport } = useApi();
-  const stats = useQuery({ ...createQueryOptions(TaskService.method.getTaskStats, {}, { transport }), refetchInterval: STATS_EVERY_MS });
+  const { transport, queries } = useApi();
+  const statsOptions = createQueryOptions(TaskService.method.getTaskStats, {}, { transport });
+  const stats = useQuery({ ...statsOptions, refetchInterval: STATS_EVERY_MS });
+  useEffect(() => {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const off = hub.onTask(() => {
+      timer ??= setTimeout(() => {
+        timer = undefined;
+        void queries.invalidateQueries({ queryKey: statsOptions.queryKey });
+      }, STATS_AFTER_CHANGE_MS);
+    });
+    return () => {
+      off();
+      clearTimeout(timer);
+    };
+  }, [hub, queries]);
   const health = useQuery({ ...createQueryOptions(TaskService.method.checkHealth, {}, { transport }), refetchInterval: HEALTH_EVERY_MS, retry: false });
   const now = useNow(1_000);
   const data = stats.data;

@@ -41,6 +41,8 @@ export interface Browser {
    * screenshot on failure.
    */
   run(name: string, body: () => Promise<void>): Promise<void>;
+  /** A screenshot of the page as it is now (test-artifacts/dashboard/<name>.png), for a state the end of the test no longer shows. */
+  snapshot(page: Page, name: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -75,6 +77,11 @@ export async function launchBrowser(): Promise<Browser> {
       }
       await context.tracing.stop();
       await screenshotAll(context, name);
+      // What an earlier failed run of this test left is no longer the news.
+      for (const stale of [`${name}.trace.zip`, `${name}-failed.png`]) await rm(join(ARTIFACTS_DIR, stale), { force: true });
+    },
+    async snapshot(page, name) {
+      await page.screenshot({ path: join(ARTIFACTS_DIR, `${name}.png`), fullPage: true });
     },
     async close() {
       await context.close();

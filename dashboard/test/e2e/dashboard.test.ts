@@ -209,7 +209,7 @@ describe('dashboard in Chromium', () => {
     const refused = await rest.createTask('');
     expect(refused.status).toBe(400);
     const apiMessage: string = refused.json.message;
-    await browser.run('create-error', async () => {
+    await browser.run('create', async () => {
       const page = await openDashboard();
       // Keyboard only: the labelled field, then Enter on the submit button.
       await page.getByLabel('Content').focus();
@@ -220,6 +220,7 @@ describe('dashboard in Chromium', () => {
       const alert = page.locator('.create + [role="alert"]');
       await alert.waitFor({ timeout: LIVE_DEADLINE_MS });
       expect(await alert.textContent()).toBe(`Not created: ${apiMessage}`);
+      await browser.snapshot(page, 'create-error');
 
       // And a good one is created, linked to its page.
       await page.getByLabel('Content').fill('made in the dashboard');
