@@ -5,6 +5,7 @@ import { Overview } from './components/Overview.js';
 import { StreamBadge } from './components/StreamBadge.js';
 import { TaskList } from './components/TaskList.js';
 import { TaskPage } from './components/TaskPage.js';
+import { TokenForm } from './components/TokenForm.js';
 import { LiveHub } from './live-hub.js';
 import { ApiContext } from './query-hooks.js';
 import { useRoute } from './route.js';
@@ -34,6 +35,7 @@ export function App({ api }: { api: Api }) {
           <a href="#/">taskproc</a>
         </h1>
         <StreamBadge hub={hub} />
+        <TokenForm />
       </header>
       <main id="main" tabIndex={-1}>
         {route.page === 'task' ? (

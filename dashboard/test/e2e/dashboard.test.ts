@@ -232,6 +232,19 @@ describe('dashboard in Chromium', () => {
     });
   });
 
+  it('sends the API token it is given with every call, from this tab only', async () => {
+    await browser.run('token', async () => {
+      const page = await openDashboard();
+      await page.getByText('API token').click();
+      await page.getByLabel('Bearer token (kept in this tab only)').fill('header.payload.signature');
+      const sent = page.waitForRequest((request) => request.url().includes('/taskproc.v1.TaskService/') && request.headers().authorization !== undefined);
+      await page.getByRole('button', { name: 'Save' }).click();
+      expect((await sent).headers().authorization).toBe('Bearer header.payload.signature');
+      expect(await page.evaluate(() => sessionStorage.getItem('taskproc.token'))).toBe('header.payload.signature');
+      expect(await page.evaluate(() => localStorage.length)).toBe(0);
+    });
+  });
+
   it('fits a phone\'s width, the system panel filled from GetTaskStats', async () => {
     await browser.run('phone', async () => {
       const page = await openDashboard('', { width: 390, height: 844 });
