@@ -58,7 +58,7 @@ afterAll(async () => {
 });
 
 describe('the generated Go SDK', () => {
-  it('creates, reads and cancels a task over gRPC, and gets the contract error codes', async () => {
+  it('creates, reads, lists, watches and cancels a task over gRPC, and gets the contract error codes', async () => {
     const content = `from go ${Date.now()}`;
     const result = await run(program, [`127.0.0.1:${harness.api.port}`, content]);
     expect(result.code, `roundtrip failed:\n${result.stderr}`).toBe(0);

@@ -25,7 +25,7 @@ afterAll(async () => {
 });
 
 describe('the generated Python SDK', () => {
-  it('creates, reads and cancels a task over gRPC, and gets the contract error codes', async () => {
+  it('creates, reads, lists, watches and cancels a task over gRPC, and gets the contract error codes', async () => {
     const content = `from python ${Date.now()}`;
     const target = `127.0.0.1:${harness.api.port}`;
     const result = await run(PYTHON, ['sdk/python/examples/roundtrip.py', target, content], {

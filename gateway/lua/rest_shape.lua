@@ -295,6 +295,8 @@ end
 --- reshaped task; anything else is returned unchanged.
 function rest_shape.shape_success_body(text)
   local root = json.scan(text)
+  local listing = root and root.kind == "object" and rest_shape.shape_listing_body(text, root)
+  if listing then return listing end
   if not root or root.kind ~= "object" or #root.members ~= 1 then return text end
   local only = root.members[1]
   if only.key ~= "task" or only.value.kind ~= "object" then return text end
@@ -359,6 +361,117 @@ function rest_shape.shape_response(request, response)
 end
 
 ---------------------------------------------------------------------------
+-- Listing, history and watching (docs/watching.md); the same rule as in
+-- gateway/src/rest-shape.ts.
+---------------------------------------------------------------------------
+
+-- Rewrites one event object: status short, "at" with six digits, a missing
+-- error as null.
+local function shape_event(text, event)
+  local out = { "{" }
+  for index, member in ipairs(event.members) do
+    if index > 1 then out[#out + 1] = "," end
+    out[#out + 1] = string.sub(text, member.key_first, member.key_last)
+    out[#out + 1] = ":"
+    local value = member.value
+    local replacement
+    if value.kind == "string" and member.key == "status" then
+      replacement = rest_shape.short_status(value.value)
+    elseif value.kind == "string" and member.key == "at" then
+      replacement = rest_shape.normalize_timestamp(value.value)
+    end
+    out[#out + 1] = replacement and ('"' .. replacement .. '"') or string.sub(text, value.first, value.last)
+  end
+  if not member_named(event, "error") then
+    out[#out + 1] = (#event.members > 0 and "," or "") .. '"error":null'
+  end
+  out[#out + 1] = "}"
+  return table.concat(out)
+end
+
+--- {"tasks":[...],"next_page_token":"..."} with each task reshaped, or
+--- {"events":[...]} with each event reshaped; nil for any other body.
+function rest_shape.shape_listing_body(text, root)
+  local first, second = root.members[1], root.members[2]
+  if not first or first.value.kind ~= "array" then return nil end
+  for _, item in ipairs(first.value.items) do
+    if item.kind ~= "object" then return nil end
+  end
+  local shaped = {}
+  if first.key == "tasks" and second and second.key == "next_page_token" and #root.members == 2 then
+    for index, task in ipairs(first.value.items) do shaped[index] = shape_task(text, task) end
+    return '{"tasks":[' .. table.concat(shaped, ",") .. "]," .. string.sub(text, second.key_first, second.value.last) .. "}"
+  end
+  if first.key == "events" and #root.members == 1 then
+    for index, event in ipairs(first.value.items) do shaped[index] = shape_event(text, event) end
+    return '{"events":[' .. table.concat(shaped, ",") .. "]}"
+  end
+  return nil
+end
+
+-- An SSE comment: keeps idle streams (and proxies on their way) alive;
+-- EventSource ignores it.
+rest_shape.SSE_KEEP_ALIVE = ": keep-alive\n\n"
+
+--- One frame of a watch stream as the transcoder writes it with
+--- stream_sse_style_delimited ("data: <message JSON>\n\n"): {"task": {...}}
+--- becomes "data: <REST task>\n\n"; a message without a task (task-api's
+--- keep-alive) becomes an SSE comment, never a task. Anything else passes.
+function rest_shape.shape_sse_frame(frame)
+  local message = string.match(frame, "^data: (.*)\n\n$")
+  if not message then return frame end
+  local root = json.scan(message)
+  if not root or root.kind ~= "object" then return frame end
+  if #root.members == 0 then return rest_shape.SSE_KEEP_ALIVE end
+  local shaped = rest_shape.shape_success_body(message)
+  if shaped == message then return frame end
+  return "data: " .. shaped .. "\n\n"
+end
+
+--- Splits stream text into whole frames (each shaped) and the unfinished
+--- rest, which waits for the next chunk. Returns shaped text, rest.
+function rest_shape.shape_sse_text(text)
+  local out, from = {}, 1
+  while true do
+    local last = string.find(text, "\n\n", from, true)
+    if not last then break end
+    out[#out + 1] = rest_shape.shape_sse_frame(string.sub(text, from, last + 1))
+    from = last + 2
+  end
+  return table.concat(out), string.sub(text, from)
+end
+
+local STATUS_NAMES = { pending = true, processing = true, completed = true, canceled = true, failed = true }
+
+local function refusal(message)
+  return { status = 400, content_type = "application/json", body = status_json(3, message) }
+end
+
+--- Request phase of GET /tasks: status=pending becomes the enum name the
+--- transcoder reads (status=TASK_STATUS_PENDING); a status that is not a
+--- lower-case name, or a page_size that is not a number, is refused with a
+--- message naming the parameter. Returns {path = ...} to go on, or the
+--- refusal ({status, content_type, body}).
+function rest_shape.rewrite_list_query(request)
+  local path, query = string.match(request.path or "", "^([^?]*)%??(.*)$")
+  if request.method ~= "GET" or path ~= "/tasks" or query == "" then return { path = request.path } end
+  local parts = {}
+  for part in string.gmatch(query, "[^&]+") do
+    local name, value = string.match(part, "^([^=]*)=?(.*)$")
+    if name == "status" then
+      if not STATUS_NAMES[value] then
+        return refusal("status must be one of pending, processing, completed, canceled, failed")
+      end
+      part = "status=TASK_STATUS_" .. string.upper(value)
+    elseif name == "page_size" and not (string.match(value, "^%-?%d+$") and #value <= 11 and #string.match(value, "%d+") <= 10) then
+      return refusal("page_size must be an integer")
+    end
+    parts[#parts + 1] = part
+  end
+  return { path = path .. "?" .. table.concat(parts, "&") }
+end
+
+---------------------------------------------------------------------------
 -- Envoy entry points.
 ---------------------------------------------------------------------------
 
@@ -377,6 +490,13 @@ function envoy_on_request(handle)
   local refusal = rest_shape.check_request({ content_length = headers:get("content-length") })
   if refusal then
     handle:respond({ [":status"] = tostring(refusal.status), ["content-type"] = refusal.content_type }, refusal.body)
+    return
+  end
+  local rewritten = rest_shape.rewrite_list_query(request)
+  if rewritten.status then
+    handle:respond({ [":status"] = tostring(rewritten.status), ["content-type"] = rewritten.content_type }, rewritten.body)
+  elseif rewritten.path ~= request.path then
+    headers:replace(":path", rewritten.path)
   end
 end
 
@@ -386,6 +506,17 @@ function envoy_on_response(handle)
   local headers = handle:headers()
   for _, name in ipairs(GRPC_RESPONSE_HEADERS) do headers:remove(name) end
   if request.method == "HEAD" then return end -- no body to shape
+  if headers:get("content-type") == "text/event-stream" then
+    -- A watch: never buffered. Each chunk is rewritten as it passes; a frame
+    -- cut across chunks waits for the rest of it in the next one.
+    local rest = ""
+    for chunk in handle:bodyChunks() do
+      local shaped
+      shaped, rest = rest_shape.shape_sse_text(rest .. chunk:getBytes(0, chunk:length()))
+      chunk:setBytes(shaped)
+    end
+    return
+  end
   local body = handle:body(true)
   local original = body:getBytes(0, body:length())
   local shaped = rest_shape.shape_response(request, {

@@ -1,13 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import type { Registry } from '@bufbuild/protobuf';
+import type { DescMethod, Registry } from '@bufbuild/protobuf';
 import type { Transport } from '@connectrpc/connect';
 import type { Logger } from '@taskproc/core';
 import { MAX_REQUEST_BODY_BYTES } from './limits.js';
 import { BodyTooLargeError, readBody } from './request-body.js';
 import { buildRequestMessage, RequestMappingError } from './request-message.js';
-import { checkRequest, localReply, shapeResponse, type RestRequest, type RestResponse } from './rest-shape.js';
+import { checkRequest, localReply, rewriteListQuery, shapeResponse, shapeSseFrame, type RestRequest, type RestResponse } from './rest-shape.js';
 import { parseQuery, type RouteTable } from './route-table.js';
+import { callServerStream } from './stream-upstream.js';
 import { callUnary, UpstreamFailure } from './upstream.js';
 
 // One REST request, in the order Envoy's filter chain handles it: the Lua
@@ -21,10 +22,16 @@ export interface GatewayDeps {
   requestTimeoutMs: number;
 }
 
-export async function handleRestRequest(incoming: IncomingMessage, deps: GatewayDeps, log: Logger): Promise<RestResponse> {
-  const request: RestRequest = { method: incoming.method ?? 'GET', path: incoming.url ?? '/' };
+/** A REST answer; `frames` (already in their REST shape) follow the headers of a server stream. */
+export type GatewayAnswer = RestResponse & { frames?: AsyncIterable<string> };
+
+export async function handleRestRequest(incoming: IncomingMessage, deps: GatewayDeps, log: Logger, signal: AbortSignal): Promise<GatewayAnswer> {
+  const received: RestRequest = { method: incoming.method ?? 'GET', path: incoming.url ?? '/' };
   const refusal = checkRequest({ contentLength: incoming.headers['content-length'] });
   if (refusal) return refusal;
+  const rewritten = rewriteListQuery(received);
+  if ('status' in rewritten) return rewritten;
+  const request: RestRequest = { method: received.method, path: rewritten.path };
 
   const [path = '/', query = ''] = splitOnce(request.path, '?');
   const match = deps.routes.match(request.method, path);
@@ -46,7 +53,14 @@ export async function handleRestRequest(incoming: IncomingMessage, deps: Gateway
   }
 
   try {
-    const transcoded = await callUnary(deps.transport, match.route.method, input, {
+    const method = match.route.method as DescMethod;
+    if (method.methodKind === 'server_streaming') {
+      const answer = await callServerStream(deps.transport, method as DescMethod & { methodKind: 'server_streaming' }, input, { headers: upstreamHeaders(incoming), signal, registry: deps.registry });
+      if (answer.kind === 'error') return shapeResponse(request, answer.response);
+      return { status: 200, contentType: 'text/event-stream', body: '', frames: shapeFrames(answer.frames) };
+    }
+    if (method.methodKind !== 'unary') return localReply(404);
+    const transcoded = await callUnary(deps.transport, method as DescMethod & { methodKind: 'unary' }, input, {
       headers: upstreamHeaders(incoming),
       timeoutMs: deps.requestTimeoutMs,
       registry: deps.registry,
@@ -59,6 +73,10 @@ export async function handleRestRequest(incoming: IncomingMessage, deps: Gateway
     }
     throw error;
   }
+}
+
+async function* shapeFrames(frames: AsyncIterable<string>): AsyncGenerator<string> {
+  for await (const frame of frames) yield shapeSseFrame(frame);
 }
 
 function splitOnce(text: string, separator: string): [string, string] {

@@ -4,9 +4,10 @@ import { createRegistry, type DescFile } from '@bufbuild/protobuf';
 import { file_taskproc_v1_task } from '@taskproc/contract';
 import { createLogger, type Logger } from '@taskproc/core';
 import { DEFAULT_UI_DIR, type GatewayConfig } from './config.js';
-import { handleRestRequest, type GatewayDeps } from './gateway.js';
+import { handleRestRequest, type GatewayAnswer, type GatewayDeps } from './gateway.js';
+import { writeEventStream } from './event-stream.js';
 import { annotatedServices, envoyIncompatibilities, readRestRoutes } from './http-rules.js';
-import { localReply, type RestResponse } from './rest-shape.js';
+import { localReply } from './rest-shape.js';
 import { RouteTable } from './route-table.js';
 import { REQUEST_TIMEOUT_MS } from './limits.js';
 import { connectUpstream } from './upstream.js';
@@ -56,13 +57,16 @@ export async function startGateway(config: GatewayConfig, options: StartGatewayO
     requestTimeoutMs: options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS,
   };
 
+  // Open event streams, ended when the gateway stops (they would otherwise
+  // hold it open until the grace period cuts their connections).
+  const streams = new Set<AbortController>();
   // Beside the REST routes: the dashboard's files and the Connect calls it makes.
   const ui = createUiFiles(config.uiDir ?? DEFAULT_UI_DIR);
   const connect = createConnectPassThrough(config.upstreamUrl);
   const server = createServer((request, response) => {
     if (isUiPath(request.url)) void logged(ui.serve(request, response), request, logger);
     else if (isConnectCall(request)) void logged(connect.forward(request, response), request, logger);
-    else void serve(request, response, deps, logger);
+    else void serve(request, response, deps, logger, streams);
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -85,6 +89,7 @@ export async function startGateway(config: GatewayConfig, options: StartGatewayO
     close() {
       closing ??= (async () => {
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        for (const stream of streams) stream.abort();
         // A keep-alive connection turns idle once its request is answered (and
         // any unread body discarded); close each as soon as it does.
         const sweep = setInterval(() => server.closeIdleConnections(), 50);
@@ -113,16 +118,26 @@ async function logged(answered: Promise<number>, request: IncomingMessage, logge
   }
 }
 
-async function serve(request: IncomingMessage, response: ServerResponse, deps: GatewayDeps, logger: Logger): Promise<void> {
+async function serve(request: IncomingMessage, response: ServerResponse, deps: GatewayDeps, logger: Logger, streams: Set<AbortController>): Promise<void> {
   const started = performance.now();
   const log = logger.child({ method: request.method, path: request.url });
-  let answer: RestResponse;
+  const stream = new AbortController();
+  streams.add(stream);
+  response.once('close', () => stream.abort());
+  let answer: GatewayAnswer;
   try {
-    answer = await handleRestRequest(request, deps, log);
+    answer = await handleRestRequest(request, deps, log, stream.signal);
   } catch (error) {
     log.error({ err: error }, 'request failed');
     answer = localReply(500);
   }
+  if (answer.frames) {
+    await writeEventStream(response, answer.frames, log);
+    streams.delete(stream);
+    log.info({ status: answer.status, durationMs: Math.round(performance.now() - started) }, 'event stream ended');
+    return;
+  }
+  streams.delete(stream);
   const body = request.method === 'HEAD' ? '' : answer.body;
   response.writeHead(answer.status, {
     ...(answer.contentType ? { 'content-type': answer.contentType } : {}),

@@ -79,6 +79,8 @@ function shapeTask(text: string, task: JsonNode & { kind: 'object' }): string {
 /** A successful body: {"task": {...}} becomes the reshaped task; anything else is unchanged. */
 export function shapeSuccessBody(text: string): string {
   const root = scanJson(text);
+  const listing = root?.kind === 'object' ? shapeListingBody(text, root) : undefined;
+  if (listing !== undefined) return listing;
   if (root?.kind !== 'object' || root.members.length !== 1) return text;
   const only = root.members[0]!;
   if (only.key !== 'task' || only.value.kind !== 'object') return text;
@@ -112,4 +114,87 @@ export function shapeResponse(request: RestRequest, response: RestResponse): Res
     return localReply(status);
   }
   return { status, contentType, body };
+}
+
+// --- Listing, history and watching (docs/watching.md) -----------------------
+
+const EVENT_TIMESTAMP_KEYS: ReadonlySet<string> = new Set(['at']);
+
+/**
+ * {"tasks": [...], "next_page_token": "..."} gets each task reshaped;
+ * {"events": [...]} gets each event's status short, its time with six digits
+ * and a missing error as null. Undefined for any other body.
+ */
+function shapeListingBody(text: string, root: JsonNode & { kind: 'object' }): string | undefined {
+  const keys = root.members.map((member) => member.key).join(',');
+  const list = root.members[0]?.value;
+  if (list?.kind !== 'array' || !list.items.every((item) => item.kind === 'object')) return undefined;
+  const items = list.items as (JsonNode & { kind: 'object' })[];
+  if (keys === 'tasks,next_page_token') {
+    return `{"tasks":[${items.map((task) => shapeTask(text, task)).join(',')}],${text.slice(root.members[1]!.keyFirst, root.members[1]!.value.last + 1)}}`;
+  }
+  if (keys === 'events') return `{"events":[${items.map((event) => shapeEvent(text, event)).join(',')}]}`;
+  return undefined;
+}
+
+function shapeEvent(text: string, event: JsonNode & { kind: 'object' }): string {
+  const members = event.members.map((member) => {
+    const { value } = member;
+    let replacement: string | undefined;
+    if (value.kind === 'string' && member.key === 'status') replacement = shortStatus(value.value);
+    else if (value.kind === 'string' && EVENT_TIMESTAMP_KEYS.has(member.key)) replacement = normalizeTimestamp(value.value);
+    const printed = replacement === undefined ? rawText(text, value) : `"${replacement}"`;
+    return `${text.slice(member.keyFirst, member.keyLast + 1)}:${printed}`;
+  });
+  if (!memberNamed(event, 'error')) members.push('"error":null');
+  return `{${members.join(',')}}`;
+}
+
+/** An SSE comment: keeps idle streams (and the proxies on their way) alive; EventSource ignores it. */
+export const SSE_KEEP_ALIVE = ': keep-alive\n\n';
+
+/**
+ * One frame of a watch stream as the transcoder writes it with
+ * stream_sse_style_delimited ("data: <message JSON>\n\n"): {"task": {...}}
+ * becomes "data: <REST task>\n\n"; a message without a task (task-api's
+ * keep-alive) becomes an SSE comment, never a task. Anything else passes.
+ */
+export function shapeSseFrame(frame: string): string {
+  const match = /^data: (.*)\n\n$/s.exec(frame);
+  if (!match) return frame;
+  const root = scanJson(match[1]!);
+  if (root?.kind !== 'object') return frame;
+  if (root.members.length === 0) return SSE_KEEP_ALIVE;
+  const shaped = shapeSuccessBody(match[1]!);
+  return shaped === match[1] ? frame : `data: ${shaped}\n\n`;
+}
+
+const STATUS_NAMES = ['pending', 'processing', 'completed', 'canceled', 'failed'];
+
+/**
+ * Request phase of GET /tasks: the REST query takes the lower-case status
+ * name (status=pending) where the transcoder wants the enum's name, and a
+ * value that is neither, or a page_size that is not a number, is refused
+ * with a message naming the parameter. Returns the path to send on, or the
+ * refusal. Other routes pass unchanged.
+ */
+export function rewriteListQuery(request: RestRequest): { path: string } | RestResponse {
+  const [path, query] = [request.path.split('?')[0]!, request.path.split('?').slice(1).join('?')];
+  if (request.method !== 'GET' || path !== '/tasks' || query === '') return { path: request.path };
+  const parts: string[] = [];
+  for (const part of query.split('&')) {
+    const [name, value = ''] = [part.split('=')[0]!, part.split('=').slice(1).join('=')];
+    if (name === 'status') {
+      if (!STATUS_NAMES.includes(value)) return refusal(`status must be one of ${STATUS_NAMES.join(', ')}`);
+      parts.push(`status=TASK_STATUS_${value.toUpperCase()}`);
+      continue;
+    }
+    if (name === 'page_size' && !/^-?\d{1,10}$/.test(value)) return refusal('page_size must be an integer');
+    parts.push(part);
+  }
+  return { path: `${path}?${parts.join('&')}` };
+}
+
+function refusal(message: string): RestResponse {
+  return { status: 400, contentType: JSON_CONTENT_TYPE, body: `{"code":3,"message":"${message}","details":[]}` };
 }

@@ -2,7 +2,8 @@ import { matchPathTemplate, specificity } from './path-template.js';
 import type { RestRoute } from './http-rules.js';
 
 export interface RouteMatch {
-  route: RestRoute & { method: { methodKind: 'unary' } };
+  /** Unary methods answer one body; server-streaming ones an event stream (docs/watching.md). */
+  route: RestRoute & { method: { methodKind: 'unary' | 'server_streaming' } };
   /** Path variables as [field path, value]. */
   pathBindings: [string, string][];
 }
@@ -17,7 +18,8 @@ export class RouteTable {
 
   match(httpMethod: string, path: string): RouteMatch | undefined {
     for (const route of this.routes) {
-      if (route.httpMethod !== httpMethod || route.method.methodKind !== 'unary') continue;
+      const { methodKind } = route.method;
+      if (route.httpMethod !== httpMethod || (methodKind !== 'unary' && methodKind !== 'server_streaming')) continue;
       const pathBindings = matchPathTemplate(route.template, path);
       if (pathBindings) return { route: route as RouteMatch['route'], pathBindings };
     }

@@ -67,7 +67,7 @@ export async function callUnary(
 }
 
 /** A ConnectError made on this side (network, protocol), not a status task-api sent. */
-function isTransportFailure(error: ConnectError): boolean {
+export function isTransportFailure(error: ConnectError): boolean {
   // connect-node keeps the Node.js error as the cause; statuses read from
   // gRPC trailers have none.
   return error.cause !== undefined;
@@ -81,7 +81,7 @@ function isConnectionRefused(error: unknown): boolean {
 }
 
 /** What convert_grpc_status makes of a gRPC error. */
-function transcodedError(error: ConnectError, registry: Registry): RestResponse {
+export function transcodedError(error: ConnectError, registry: Registry): RestResponse {
   const status = httpStatusOfGrpcCode(error.code);
   const details = printDetails(error, registry);
   // Envoy cannot print a detail whose type is not in its descriptor set; it

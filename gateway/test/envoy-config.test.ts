@@ -122,15 +122,55 @@ describe('gateway/envoy.yaml against proto/, the Lua rule and the deployment', (
     expect(problems, 'google.api.http rules in proto/ that Envoy refuses').toEqual([]);
   });
 
-  it('routes every annotated method, once transcoded, to the task-api cluster within the REST timeout', () => {
+  it('routes every annotated method, once transcoded, to the task-api cluster: unary ones within the REST timeout, streams without one', () => {
     const restRoutes = readRestRoutes(transcodedServices());
     expect(restRoutes.length).toBeGreaterThan(0);
     for (const { method } of restRoutes) {
       const grpcPath = `/${method.parent.typeName}/${method.name}`;
       const route = matchRoute(routes(), { path: grpcPath, contentType: 'application/grpc' });
       expect(route?.route?.cluster, grpcPath).toBe('task_api');
-      expect(route?.route?.timeout, grpcPath).toBe(`${REQUEST_TIMEOUT_MS / 1000}s`);
+      const timeout = method.methodKind === 'unary' ? `${REQUEST_TIMEOUT_MS / 1000}s` : '0s';
+      expect(route?.route?.timeout, grpcPath).toBe(timeout);
     }
+    expect(restRoutes.some(({ method }) => method.methodKind === 'server_streaming')).toBe(true);
+  });
+
+  it('routes the gRPC-only stream WatchTasks without a timeout, and every stream only through a retry that cannot repeat messages', () => {
+    for (const method of transcodedServices().flatMap((service) => service.methods)) {
+      if (method.methodKind !== 'server_streaming') continue;
+      const route = matchRoute(routes(), { path: `/${method.parent.typeName}/${method.name}`, contentType: 'application/grpc' });
+      expect(route?.route?.timeout, method.name).toBe('0s');
+      const retryOn = (route?.route?.retry_policy?.retry_on ?? '').split(',').filter(Boolean);
+      expect(retryOn.every((condition) => ['connect-failure', 'refused-stream'].includes(condition)), method.name).toBe(true);
+    }
+    // Keep-alives (WATCH_KEEPALIVE_MS, 15 s by default) keep a quiet watch under the idle timeout.
+    expect(Number.parseInt(connectionManager().stream_idle_timeout, 10)).toBeGreaterThan(15);
+  });
+
+  it('frames the REST watch route, and only it, as Server-Sent Events with a per-route transcoder config', () => {
+    const transcoder = filter('envoy.filters.http.grpc_json_transcoder');
+    expect(transcoder.print_options.stream_sse_style_delimited).toBeUndefined();
+    // Routes that turn the transcoder off (the dashboard's) carry a FilterConfig, not a transcoder config.
+    const sseRoutes = routes().filter((route) => route.typed_per_filter_config?.['envoy.filters.http.grpc_json_transcoder']?.disabled !== true && route.typed_per_filter_config?.['envoy.filters.http.grpc_json_transcoder']);
+    expect(sseRoutes).toHaveLength(1);
+    const [watch] = sseRoutes;
+    const perRoute = watch!.typed_per_filter_config!['envoy.filters.http.grpc_json_transcoder'] as Json;
+    // The filter's own config, with SSE framing on top.
+    const { '@type': type, print_options: printOptions, ...rest } = perRoute;
+    const { '@type': filterType, print_options: filterPrintOptions, ...filterRest } = transcoder;
+    expect(type).toBe(filterType);
+    expect(rest).toEqual(filterRest);
+    expect(printOptions).toEqual({ ...filterPrintOptions, stream_sse_style_delimited: true });
+    // It matches the watch route of proto/ exactly, as a REST request before transcoding.
+    const watchRule = readRestRoutes(transcodedServices()).find((route) => route.method.name === 'WatchTask')!;
+    expect(watchRule.template.source).toBe('/task/{task_id}/watch');
+    const rest_ = (path: string) => matchRoute(routes(), { path, contentType: 'application/json' });
+    expect(rest_('/task/0193f1f2-7c1e-7a55-9a0e-3f2b1c4d5e6f/watch')).toBe(watch);
+    expect(rest_('/task/0193f1f2-7c1e-7a55-9a0e-3f2b1c4d5e6f/watch?x=1')).toBe(watch);
+    for (const other of ['/task/x', '/tasks', '/task/x/events', '/task/x/cancel', '/task/x/watch/y']) expect(rest_(other), other).toBeUndefined();
+    // Never forwarded untranscoded: after the transcoder, the request is routed again as gRPC.
+    expect(watch!.direct_response).toEqual({ status: 404 });
+    expect(watch!.route).toBeUndefined();
   });
 
   it('retries writes only when the request cannot have reached task-api', () => {
@@ -147,7 +187,7 @@ describe('gateway/envoy.yaml against proto/, the Lua rule and the deployment', (
       expect(matchRoute(routes(), { path, contentType: 'application/grpc' })?.route?.cluster, path).toBe('task_api');
     }
     expect(matchRoute(routes(), { path: '/task', contentType: 'application/json' })).toBeUndefined();
-    expect(matchRoute(routes(), { path: '/tasks', contentType: '' })).toBeUndefined();
+    for (const path of ['/tasks', '/task/x/events']) expect(matchRoute(routes(), { path, contentType: 'application/json' }), path).toBeUndefined();
   });
 
   it('passes the dashboard\'s Connect calls to task-api, untranscoded and unshaped; streams without a timeout', () => {

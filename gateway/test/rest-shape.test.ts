@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { checkRequest, normalizeTimestamp, shapeResponse, shortStatus } from '../src/rest-shape.js';
+import { checkRequest, normalizeTimestamp, rewriteListQuery, shapeResponse, shapeSseFrame, shortStatus } from '../src/rest-shape.js';
 
 // The embedded gateway's REST shape rule against the fixture file the Envoy
 // Lua rule is run with too (rest-shape-lua.test.ts), so the two cannot drift.
@@ -18,9 +18,23 @@ interface RequestCase {
   expected: { status: number; contentType: string; body: string } | null;
 }
 
+interface SseFrameCase {
+  name: string;
+  frame: string;
+  expected: string;
+}
+
+interface QueryCase {
+  name: string;
+  request: { method: string; path: string };
+  expected: { path: string } | { status: number; contentType: string; body: string };
+}
+
 const fixtures = JSON.parse(readFileSync(new URL('./fixtures/rest-shape-cases.json', import.meta.url), 'utf8')) as {
   responses: ResponseCase[];
   requests: RequestCase[];
+  sseFrames: SseFrameCase[];
+  queries: QueryCase[];
 };
 
 describe('REST shape rule (TypeScript) on the shared fixtures', () => {
@@ -40,6 +54,14 @@ describe('REST shape rule (TypeScript) on the shared fixtures', () => {
   it.each(fixtures.requests.map((c) => [c.name, c] as const))('request: %s', (_name, testCase) => {
     const refusal = checkRequest({ contentLength: testCase.request.contentLength ?? undefined });
     expect(refusal).toEqual(testCase.expected ?? undefined);
+  });
+
+  it.each(fixtures.sseFrames.map((c) => [c.name, c] as const))('event stream frame: %s', (_name, testCase) => {
+    expect(shapeSseFrame(testCase.frame)).toBe(testCase.expected);
+  });
+
+  it.each(fixtures.queries.map((c) => [c.name, c] as const))('list query: %s', (_name, testCase) => {
+    expect(rewriteListQuery(testCase.request)).toEqual(testCase.expected);
   });
 });
 

@@ -4,6 +4,7 @@ import { createLogger, type LogLevel } from '@taskproc/core';
 import { startTaskApiHarness, type TaskApiHarness } from '../support/task-api-harness.js';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
 import { loadTestEnv } from '../support/test-env.js';
+import type { TestDatabase } from '../support/test-database.js';
 
 // The system the REST contract suite talks to: an Envoy named by
 // REST_BASE_URL (the docker compose test stack), or by default the embedded
@@ -19,6 +20,8 @@ export interface RestSystem {
    * its own connection). Only when this suite runs the system itself.
    */
   databaseFault?: { block(): void; unblock(): void };
+  /** The system's own database (for setup and assertions), when this suite runs the system itself. */
+  database?: TestDatabase;
   close(): Promise<void>;
 }
 
@@ -70,6 +73,7 @@ export async function startRestSystem(label: string): Promise<RestSystem> {
     baseUrl: gateway.url,
     processingDurationMs: OWN_PROCESSING_DURATION_MS,
     databaseFault: { block: () => databaseProxy.block(), unblock: () => databaseProxy.unblock() },
+    database: harness.database,
     close,
   };
 }

@@ -11,7 +11,7 @@ export interface CodeNames {
 
 /**
  * Checks the JSON report every SDK's round-trip example prints (created,
- * fetched, canceled, then the three refused calls), and that what the program
+ * fetched, listed, watched, canceled, then the three refused calls), and that what the program
  * saw is what the service stored.
  */
 export async function expectRoundtripReport(stdout: string, content: string, codes: CodeNames, database: TestDatabase): Promise<void> {
@@ -34,6 +34,10 @@ export async function expectRoundtripReport(stdout: string, content: string, cod
   expect(report.cancel_again).toBe(codes.failedPrecondition);
   expect(report.get_unknown).toBe(codes.notFound);
   expect(report.create_empty).toBe(codes.invalidArgument);
+  // ListTasks (newest first: the task just created) and WatchTask (the task
+  // as it was, then the cancel, then the end of the stream).
+  expect(report.listed).toEqual([id]);
+  expect(report.watched).toEqual(['TASK_STATUS_PENDING', 'TASK_STATUS_CANCELED']);
   // GetTaskStats counts the task the program canceled (and any other test's in this database).
   expect(Number(report.stats_canceled)).toBeGreaterThanOrEqual(1);
 

@@ -108,6 +108,36 @@ function stand_in.stream()
     return handle
   end
 
+  -- A streamed response: `chunks` arrive one by one through bodyChunks(),
+  -- after the headers went out (so a chunk's setBytes changes the bytes
+  -- sent, not the headers), and body() is refused, as the script must not
+  -- buffer a stream.
+  function stream.streaming_response_handle(headers, chunks)
+    local handle = strict("response handle", {})
+    local map = header_map(headers)
+    local sent = {}
+    rawset(handle, "header_map", map)
+    rawset(handle, "sent", sent)
+    rawset(handle, "headers", function(self) return self.header_map end)
+    rawset(handle, "streamInfo", function() return stream_info end)
+    rawset(handle, "body", function() error("body() buffers the whole stream; a watch must not be buffered") end)
+    rawset(handle, "bodyChunks", function()
+      local index = 0
+      local previous
+      return function()
+        if previous then sent[#sent + 1] = previous.bytes end
+        index = index + 1
+        if chunks[index] == nil then
+          previous = nil
+          return nil
+        end
+        previous = buffer(header_map({}), chunks[index])
+        return previous
+      end
+    end)
+    return handle
+  end
+
   return stream
 end
 

@@ -102,6 +102,43 @@ for _, case in ipairs(fixtures.requests) do
   end
 end
 
+for _, case in ipairs(fixtures.sseFrames) do
+  same(case.name .. " [rule] sse frame", rest_shape.shape_sse_frame(case.frame), case.expected)
+end
+
+for _, case in ipairs(fixtures.sseStreams) do
+  -- Through envoy_on_response, chunk by chunk, as a watch streams.
+  local stream = stand_in.stream()
+  local path = "/task/0193f1f2-7c1e-7a55-9a0e-3f2b1c4d5e6f/watch"
+  stand_in.run(envoy_on_request, stream.request_handle({ [":method"] = "GET", [":path"] = path }))
+  local response = stream.streaming_response_handle({ [":status"] = "200", ["content-type"] = "text/event-stream" }, case.chunks)
+  stand_in.run(envoy_on_response, response)
+  same(case.name .. " [envoy] stream", table.concat(response.sent), case.expected)
+  same(case.name .. " [envoy] stream content-type", response.header_map.values["content-type"], "text/event-stream")
+end
+
+for _, case in ipairs(fixtures.queries) do
+  local expected = case.expected
+  local rewritten = rest_shape.rewrite_list_query(case.request)
+  if expected.path then
+    same(case.name .. " [rule] path", rewritten.path, expected.path)
+  else
+    same(case.name .. " [rule] status", rewritten.status, expected.status)
+    same(case.name .. " [rule] body", rewritten.body, expected.body)
+  end
+  local stream = stand_in.stream()
+  local request = stream.request_handle({ [":method"] = case.request.method, [":path"] = case.request.path })
+  stand_in.run(envoy_on_request, request)
+  local responded = rawget(request, "responded")
+  if expected.path then
+    check(case.name .. " [envoy] passes", responded == nil)
+    same(case.name .. " [envoy] :path", request.header_map.values[":path"], expected.path)
+  else
+    same(case.name .. " [envoy] :status", responded and responded.headers[":status"], tostring(expected.status))
+    same(case.name .. " [envoy] body", responded and responded.body, expected.body)
+  end
+end
+
 -- Cases about the Envoy glue itself rather than the rule.
 do
   local stream = stand_in.stream()

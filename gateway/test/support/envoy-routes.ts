@@ -4,9 +4,10 @@
 
 export interface EnvoyRoute {
   name?: string;
-  match: { path?: string; prefix?: string; grpc?: object; headers?: { name: string; string_match?: { prefix?: string } }[] };
+  match: { path?: string; prefix?: string; safe_regex?: { regex: string }; grpc?: object; headers?: { name: string; string_match?: { prefix?: string } }[] };
   route?: { cluster?: string; timeout?: string; retry_policy?: { retry_on?: string } };
-  typed_per_filter_config?: Record<string, { '@type': string; disabled?: boolean }>;
+  direct_response?: { status: number };
+  typed_per_filter_config?: Record<string, { '@type'?: string; disabled?: boolean } & Record<string, unknown>>;
 }
 
 export interface RoutedRequest {
@@ -23,7 +24,7 @@ export function matchRoute(routes: readonly EnvoyRoute[], request: RoutedRequest
   const path = request.path.split('?')[0]!;
   return routes.find(({ match }) => {
     const known = new Set(Object.keys(match));
-    for (const key of ['path', 'prefix', 'grpc', 'headers']) known.delete(key);
+    for (const key of ['path', 'prefix', 'safe_regex', 'grpc', 'headers']) known.delete(key);
     if (known.size > 0) throw new Error(`route match ${JSON.stringify(match)} uses matchers this model does not know`);
     if (match.grpc && !isGrpc(request.contentType)) return false;
     for (const header of match.headers ?? []) {
@@ -35,6 +36,8 @@ export function matchRoute(routes: readonly EnvoyRoute[], request: RoutedRequest
     }
     if (match.path !== undefined) return path === match.path;
     if (match.prefix !== undefined) return path.startsWith(match.prefix);
+    // RE2 matches the whole path; the patterns used are plain enough for JS.
+    if (match.safe_regex !== undefined) return new RegExp(match.safe_regex.regex).test(path);
     return false;
   });
 }

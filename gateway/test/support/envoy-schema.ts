@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { createFileRegistry, fromBinary, type FileRegistry } from '@bufbuild/protobuf';
 import { FileDescriptorSetSchema } from '@bufbuild/protobuf/wkt';
@@ -41,6 +41,18 @@ export async function loadEnvoySchema(): Promise<FileRegistry> {
       join(work, 'validate/validate.proto'),
       validate.replace(/^message StringRules \{$/m, 'message StringRules {\n    optional bool ignore_empty = 26;'),
     );
+    // Likewise, the bundled Envoy API predates PrintOptions.stream_sse_style_delimited
+    // (field 6 of PrintOptions in Envoy's transcoder.proto), which envoy.yaml's
+    // watch route uses; a copy with the field added shadows the bundled file.
+    const transcoderPath = 'envoy/extensions/filters/http/grpc_json_transcoder/v3/transcoder.proto';
+    const transcoder = await readFile(join(XDS_DEPS, 'envoy-api', transcoderPath), 'utf8');
+    if (!transcoder.includes('stream_sse_style_delimited')) {
+      await mkdir(join(work, dirname(transcoderPath)), { recursive: true });
+      await writeFile(
+        join(work, transcoderPath),
+        transcoder.replace(/^(\s*)bool stream_newline_delimited = 5;$/m, '$1bool stream_newline_delimited = 5;\n$1bool stream_sse_style_delimited = 6;'),
+      );
+    }
     const out = join(work, 'envoy.binpb');
     const includes = [work, 'envoy-api', 'xds', 'googleapis', 'protoc-gen-validate']
       .map((dir) => (dir === work ? dir : join(XDS_DEPS, dir)))

@@ -1,4 +1,4 @@
-"""Creates, reads and cancels a task over plain gRPC with the generated SDK.
+"""Creates, reads, lists, watches and cancels a task over plain gRPC with the generated SDK.
 
 Usage: PYTHONPATH=sdk/python/src python3 sdk/python/examples/roundtrip.py HOST:PORT CONTENT
 
@@ -38,14 +38,26 @@ def error_code(call):
     raise SystemExit("expected the call to fail, but it succeeded")
 
 
+def watched_tasks(stream):
+    """The tasks of a WatchTask stream, without its keep-alive messages (no task)."""
+    return (message.task for message in stream if message.HasField("task"))
+
+
 def main(target, content):
     with grpc.insecure_channel(target) as channel:
         tasks = task_pb2_grpc.TaskServiceStub(channel)
         created = tasks.CreateTask(task_pb2.CreateTaskRequest(content=content), timeout=TIMEOUT_S).task
         fetched = tasks.GetTask(task_pb2.GetTaskRequest(task_id=created.id), timeout=TIMEOUT_S).task
+        listed = tasks.ListTasks(task_pb2.ListTasksRequest(page_size=1), timeout=TIMEOUT_S)
+        # The watch sends the task as it is now, then each change until a final status.
+        watch = watched_tasks(tasks.WatchTask(task_pb2.WatchTaskRequest(task_id=created.id), timeout=TIMEOUT_S))
+        watched = [next(watch)]
         canceled = tasks.CancelTask(task_pb2.CancelTaskRequest(task_id=created.id), timeout=TIMEOUT_S).task
+        watched.extend(watch)
         stats = tasks.GetTaskStats(task_pb2.GetTaskStatsRequest(), timeout=TIMEOUT_S)
         report = {
+            "listed": [task.id for task in listed.tasks],
+            "watched": [task_pb2.TaskStatus.Name(task.status) for task in watched],
             "created": task_view(created),
             "fetched": task_view(fetched),
             "canceled": task_view(canceled),

@@ -28,3 +28,5 @@ export {
   type TaskStatusName,
 } from './task-json.js';
 export { WaitTimeoutError, waitForStatus, type WaitForStatusOptions } from './wait-for-status.js';
+export { listAllTasks, listTasks, type ListTasksOptions } from './list-tasks.js';
+export { watchTask, type WatchTaskOptions } from './watch-task.js';

@@ -3,11 +3,15 @@ import type { TaskStatus, Task } from '@taskproc/contract';
 import type { TaskClient } from './client.js';
 import { TaskClientError } from './errors.js';
 import { statusName } from './task-json.js';
+import { watchTask } from './watch-task.js';
 
 export interface WaitForStatusOptions {
   /** Give up after this long (default 60 s); the promise rejects with WaitTimeoutError. */
   timeoutMs?: number;
-  /** Time between two reads of the task (default 250 ms). */
+  /**
+   * Time between two reads of the task (default 250 ms), when polling: only
+   * with a client that has no watchTask, or a service without WatchTask.
+   */
   intervalMs?: number;
   /** Aborting rejects the promise with the signal's reason. */
   signal?: AbortSignal;
@@ -31,30 +35,80 @@ export class WaitTimeoutError extends Error {
 }
 
 /**
- * Reads the task until its status is one of `statuses`, and returns it then.
- * TaskService has no streaming RPC, so this polls GetTask. Rejects with the
- * client's errors (TaskNotFoundError, …), with WaitTimeoutError, or with the
- * signal's reason when aborted. Waiting for a status the task can no longer
- * reach (e.g. PROCESSING after it was canceled) ends with WaitTimeoutError
- * unless `statuses` includes the final ones.
+ * Follows the task until its status is one of `statuses`, and returns it
+ * then. With a client that has watchTask it follows the WatchTask stream (a
+ * change arrives as it commits, no polling); against a service without
+ * WatchTask (UNIMPLEMENTED), or a client with getTask only, it polls GetTask.
+ * Rejects with the client's errors (TaskNotFoundError, …), with
+ * WaitTimeoutError, or with the signal's reason when aborted. Waiting for a
+ * status the task can no longer reach (e.g. PROCESSING after it was
+ * canceled) ends with WaitTimeoutError unless `statuses` includes the final
+ * ones.
  */
 export async function waitForStatus(
-  client: Pick<TaskClient, 'getTask'>,
+  client: Pick<TaskClient, 'getTask'> & Partial<Pick<TaskClient, 'watchTask'>>,
   taskId: string,
   statuses: TaskStatus | readonly TaskStatus[],
-  { timeoutMs = 60_000, intervalMs = 250, signal, onStatus }: WaitForStatusOptions = {},
+  options: WaitForStatusOptions = {},
 ): Promise<Task> {
   const awaited = Array.isArray(statuses) ? statuses : [statuses as TaskStatus];
+  const { timeoutMs = 60_000 } = options;
+  const started = Date.now();
+  const seen: { last?: Task } = {};
+  if (client.watchTask) {
+    const streamed = await followStream(client as Pick<TaskClient, 'watchTask'>, taskId, awaited, options, seen);
+    if (streamed) return streamed;
+  }
+  // No WatchTask, or the task rests in a final status that was not awaited
+  // (only a retry of a failed task changes it again): read it until the time
+  // is up, as a poll always did.
+  const remaining = Math.max(0, timeoutMs - (Date.now() - started));
+  return poll(client, taskId, awaited, { ...options, timeoutMs: remaining }, seen.last, timeoutMs);
+}
+
+/** The awaited task from the stream; undefined when the service has no WatchTask. */
+async function followStream(
+  client: Pick<TaskClient, 'watchTask'>,
+  taskId: string,
+  awaited: readonly TaskStatus[],
+  { timeoutMs = 60_000, signal, onStatus }: WaitForStatusOptions,
+  seen: { last?: Task },
+): Promise<Task | undefined> {
+  try {
+    for await (const task of watchTask(client, taskId, { signal, timeoutMs })) {
+      if (!seen.last || seen.last.status !== task.status) onStatus?.(task);
+      seen.last = task;
+      if (awaited.includes(task.status)) return task;
+    }
+  } catch (error) {
+    if (signal?.aborted) throw signal.reason;
+    if (error instanceof TaskClientError && error.code === Code.Unimplemented) return undefined;
+    if (error instanceof TaskClientError && error.code === Code.DeadlineExceeded) {
+      throw new WaitTimeoutError(taskId, awaited, seen.last, timeoutMs);
+    }
+    throw error;
+  }
+  return undefined;
+}
+
+async function poll(
+  client: Pick<TaskClient, 'getTask'>,
+  taskId: string,
+  awaited: readonly TaskStatus[],
+  { timeoutMs = 60_000, intervalMs = 250, signal, onStatus }: WaitForStatusOptions,
+  seenBefore: Task | undefined,
+  reportedTimeoutMs = timeoutMs,
+): Promise<Task> {
   const deadline = Date.now() + timeoutMs;
-  let last: Task | undefined;
+  let last: Task | undefined = seenBefore;
   for (;;) {
     signal?.throwIfAborted();
     const remaining = deadline - Date.now();
-    if (remaining <= 0) throw new WaitTimeoutError(taskId, awaited, last, timeoutMs);
+    if (remaining <= 0) throw new WaitTimeoutError(taskId, awaited, last, reportedTimeoutMs);
     // A request that would outlive the deadline is cut at the deadline.
     const { task } = await client.getTask({ taskId }, { signal, timeoutMs: remaining }).catch((error: unknown) => {
       if (error instanceof TaskClientError && error.code === Code.DeadlineExceeded && Date.now() >= deadline) {
-        throw new WaitTimeoutError(taskId, awaited, last, timeoutMs);
+        throw new WaitTimeoutError(taskId, awaited, last, reportedTimeoutMs);
       }
       throw signal?.aborted ? signal.reason : error;
     });

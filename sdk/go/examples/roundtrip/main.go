@@ -1,4 +1,4 @@
-// Command roundtrip creates, reads and cancels a task over plain gRPC with the
+// Command roundtrip creates, reads, lists, watches and cancels a task over plain gRPC with the
 // generated SDK, then prints one JSON document describing what the service
 // answered (the proof test in test/sdk-go.test.ts reads it).
 //
@@ -12,6 +12,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"time"
 
@@ -59,6 +60,20 @@ func randomUUID() string {
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
 }
 
+// nextWatched returns the next task of a WatchTask stream, skipping its
+// keep-alive messages (no task); io.EOF once the stream ended.
+func nextWatched(watch taskprocv1.TaskService_WatchTaskClient) (*taskprocv1.Task, error) {
+	for {
+		message, err := watch.Recv()
+		if err != nil {
+			return nil, err
+		}
+		if message.GetTask() != nil {
+			return message.GetTask(), nil
+		}
+	}
+}
+
 func run(target, content string) (map[string]interface{}, bool, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -78,9 +93,37 @@ func run(target, content string) (map[string]interface{}, bool, error) {
 	if err != nil {
 		return nil, false, fmt.Errorf("GetTask: %w", err)
 	}
+	listed, err := tasks.ListTasks(ctx, &taskprocv1.ListTasksRequest{PageSize: 1})
+	if err != nil {
+		return nil, false, fmt.Errorf("ListTasks: %w", err)
+	}
+	listedIDs := []string{}
+	for _, task := range listed.GetTasks() {
+		listedIDs = append(listedIDs, task.GetId())
+	}
+	// The watch sends the task as it is now, then each change until a final status.
+	watch, err := tasks.WatchTask(ctx, &taskprocv1.WatchTaskRequest{TaskId: id})
+	if err != nil {
+		return nil, false, fmt.Errorf("WatchTask: %w", err)
+	}
+	first, err := nextWatched(watch)
+	if err != nil {
+		return nil, false, fmt.Errorf("WatchTask: %w", err)
+	}
+	watched := []string{first.GetStatus().String()}
 	canceled, err := tasks.CancelTask(ctx, &taskprocv1.CancelTaskRequest{TaskId: id})
 	if err != nil {
 		return nil, false, fmt.Errorf("CancelTask: %w", err)
+	}
+	for {
+		task, err := nextWatched(watch)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, false, fmt.Errorf("WatchTask: %w", err)
+		}
+		watched = append(watched, task.GetStatus().String())
 	}
 	_, cancelAgain := tasks.CancelTask(ctx, &taskprocv1.CancelTaskRequest{TaskId: id})
 	_, getUnknown := tasks.GetTask(ctx, &taskprocv1.GetTaskRequest{TaskId: randomUUID()})
@@ -97,6 +140,8 @@ func run(target, content string) (map[string]interface{}, bool, error) {
 	}
 
 	report := map[string]interface{}{
+		"listed":         listedIDs,
+		"watched":        watched,
 		"created":        view(created.GetTask()),
 		"fetched":        view(fetched.GetTask()),
 		"canceled":       view(canceled.GetTask()),

@@ -1,5 +1,7 @@
 import { parseArgs } from 'node:util';
+import type { TaskStatus } from '@taskproc/contract';
 import { isTransportName, type TransportName } from '../client.js';
+import { parseStatus } from '../task-json.js';
 
 export const DEFAULT_URL = 'http://127.0.0.1:50051';
 
@@ -9,7 +11,8 @@ Commands:
   create <content>   create a task ("-" reads the content from stdin)
   get <id>           show a task
   cancel <id>        cancel a pending or processing task
-  watch <id>         show each change of status until the task is completed or canceled
+  watch <id>         stream each change of status until the task is completed, canceled or failed
+  list               list tasks, newest first (every page, or --limit of them)
   health             check that task-api can reach its database
   stats              counts by status, outbox backlog, dead letters, processors
 
@@ -18,7 +21,10 @@ Options:
   --transport <name>       grpc, connect or grpc-web (default $TASKCTL_TRANSPORT or connect)
   --json                   print JSON (one task per line, REST contract shape)
   --timeout <ms>           watch: give up after this long (default 300000)
-  --interval <ms>          watch: time between reads (default 250)
+  --interval <ms>          watch: time between reads when the service cannot stream (default 250)
+  --status <name>          list: only tasks of this status (pending, processing, ...)
+  --page-size <n>          list: tasks per request, 1 to 1000 (default 50)
+  --limit <n>              list: stop after this many tasks (default: all)
   --deadline <ms>          deadline of each call (default 10000)
   -h, --help               show this help
 
@@ -32,7 +38,7 @@ export class UsageError extends Error {
   override name = 'UsageError';
 }
 
-export type Command = 'create' | 'get' | 'cancel' | 'watch' | 'health' | 'stats' | 'help';
+export type Command = 'create' | 'get' | 'cancel' | 'watch' | 'list' | 'health' | 'stats' | 'help';
 
 export interface CliArguments {
   command: Command;
@@ -44,6 +50,11 @@ export interface CliArguments {
   timeoutMs: number;
   intervalMs: number;
   deadlineMs: number;
+  /** list: the status filter (undefined: all). */
+  status: TaskStatus | undefined;
+  pageSize: number;
+  /** list: at most this many tasks (undefined: all). */
+  limit: number | undefined;
 }
 
 const COMMANDS: Record<Command, 'none' | 'content' | 'id'> = {
@@ -51,6 +62,7 @@ const COMMANDS: Record<Command, 'none' | 'content' | 'id'> = {
   get: 'id',
   cancel: 'id',
   watch: 'id',
+  list: 'none',
   health: 'none',
   stats: 'none',
   help: 'none',
@@ -70,6 +82,9 @@ export function parseCliArguments(argv: string[], env: Record<string, string | u
         timeout: { type: 'string' },
         interval: { type: 'string' },
         deadline: { type: 'string' },
+        status: { type: 'string' },
+        'page-size': { type: 'string' },
+        limit: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
     });
@@ -100,7 +115,25 @@ export function parseCliArguments(argv: string[], env: Record<string, string | u
     timeoutMs: milliseconds('--timeout', values.timeout, 300_000),
     intervalMs: milliseconds('--interval', values.interval, 250),
     deadlineMs: milliseconds('--deadline', values.deadline, 10_000),
+    status: listStatus(values.status),
+    pageSize: count('--page-size', values['page-size'], 50, 1_000),
+    limit: values.limit === undefined ? undefined : count('--limit', values.limit, 0, Number.MAX_SAFE_INTEGER),
   };
+}
+
+function listStatus(value: string | undefined): TaskStatus | undefined {
+  if (value === undefined) return undefined;
+  const status = /^[a-z]+$/.test(value) ? parseStatus(value) : undefined;
+  if (status === undefined) throw new UsageError(`--status must be pending, processing, completed, canceled or failed, not "${value}"`);
+  return status;
+}
+
+function count(option: string, value: string | undefined, fallback: number, max: number): number {
+  if (value === undefined) return fallback;
+  if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > max) {
+    throw new UsageError(`${option} must be a whole number from 1${max < Number.MAX_SAFE_INTEGER ? ` to ${max}` : ''}, not "${value}"`);
+  }
+  return Number(value);
 }
 
 function milliseconds(option: string, value: string | undefined, fallback: number): number {

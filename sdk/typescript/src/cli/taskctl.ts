@@ -3,8 +3,9 @@ import type { Task } from '@taskproc/contract';
 import type { TaskClient } from '../client.js';
 import { TaskClientError } from '../errors.js';
 import { createTaskClient } from '../node.js';
-import { FINAL_STATUSES, toTaskJson, type TaskJson } from '../task-json.js';
-import { WaitTimeoutError, waitForStatus } from '../wait-for-status.js';
+import { toTaskJson, type TaskJson } from '../task-json.js';
+import { WaitTimeoutError } from '../wait-for-status.js';
+import { list, watch } from './list-and-watch.js';
 import { USAGE, UsageError, parseCliArguments, type CliArguments } from './arguments.js';
 import { ExitCode, exitCodeFor } from './exit-codes.js';
 import { describeStats, toStatsJson } from './stats-output.js';
@@ -60,15 +61,10 @@ async function execute(client: TaskClient, args: CliArguments, io: CliIo): Promi
       print((await client.cancelTask({ taskId: args.operand! })).task);
       return;
     case 'watch':
-      await waitForStatus(client, args.operand!, FINAL_STATUSES, {
-        timeoutMs: args.timeoutMs,
-        intervalMs: args.intervalMs,
-        signal: io.signal,
-        onStatus: (task) => {
-          const json = toTaskJson(task);
-          io.stdout.write(args.json ? `${JSON.stringify(json)}\n` : `${json.updated_at ?? json.created_at}  ${json.status}\n`);
-        },
-      });
+      await watch(client, args, io);
+      return;
+    case 'list':
+      await list(client, args, io);
       return;
     case 'health': {
       const { status } = await client.checkHealth({});

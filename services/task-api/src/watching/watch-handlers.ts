@@ -32,7 +32,7 @@ const isFinal = (status: string) => (FINAL_STATUSES as readonly string[]).includ
 export async function* watchTask(deps: WatchHandlerDeps, request: WatchTaskRequest, context: HandlerContext): AsyncGenerator<MessageInitShape<typeof WatchTaskResponseSchema>> {
   const taskId = validateTaskId(request.taskId);
   const subscription = await subscribe(deps, { taskId });
-  const disarm = resetIfStalled(subscription, context, deps.logger);
+  const handlerEnded = resetIfStalled(subscription, context, deps.logger);
   try {
     // Subscribed first, then read: a change committed after this read is
     // in the queue; one the read already shows is skipped by its transition id.
@@ -51,7 +51,7 @@ export async function* watchTask(deps: WatchHandlerDeps, request: WatchTaskReque
       if (isFinal(next.task.status)) return;
     }
   } finally {
-    disarm();
+    handlerEnded();
     deps.hub.release(subscription);
   }
 }
@@ -60,7 +60,7 @@ export async function* watchTask(deps: WatchHandlerDeps, request: WatchTaskReque
 export async function* watchTasks(deps: WatchHandlerDeps, request: WatchTasksRequest, context: HandlerContext): AsyncGenerator<MessageInitShape<typeof WatchTasksResponseSchema>> {
   const status = statusFilter(request.status);
   const subscription = await subscribe(deps, { status });
-  const disarm = resetIfStalled(subscription, context, deps.logger);
+  const handlerEnded = resetIfStalled(subscription, context, deps.logger);
   try {
     // The headers go out at once: a dashboard knows it is connected before
     // the first change.
@@ -70,7 +70,7 @@ export async function* watchTasks(deps: WatchHandlerDeps, request: WatchTasksReq
       yield next === KEEP_ALIVE ? {} : { task: toTaskMessage(next.task) };
     }
   } finally {
-    disarm();
+    handlerEnded();
     deps.hub.release(subscription);
   }
 }
@@ -94,29 +94,38 @@ async function take(deps: WatchHandlerDeps, subscription: WatchSubscription, con
 }
 
 /**
- * A watcher cut off for falling behind is usually blocked: the handler waits
- * for a write the client does not read, and cannot send the status yet. It
- * gets the status as soon as it reads again; if it still reads nothing after
- * STALLED_RESET_MS, its stream is reset so it holds no watch slot and no
- * buffers. Returns the disarm function for the stream's end.
+ * A watcher cut off for falling behind gets its UNAVAILABLE status after
+ * the changes already written to it, as soon as it reads again. One that
+ * still reads nothing STALLED_RESET_MS later has its stream reset, so it
+ * holds no stream and no buffers any longer (the handler may be gone by
+ * then: the status can sit unread in the stream's buffer).
  */
 function resetIfStalled(subscription: WatchSubscription, context: HandlerContext, logger: Logger): () => void {
-  let timer: NodeJS.Timeout | undefined;
+  let handlerEnded = false;
   subscription.onCutOff(() => {
-    timer = setTimeout(() => {
-      logger.warn({ target: subscription.target }, 'stalled watcher reset: it read nothing since it was cut off');
-      resetStream(context);
-    }, STALLED_RESET_MS);
-    timer.unref();
+    setTimeout(() => {
+      if (resetStream(context, handlerEnded)) logger.warn({ target: subscription.target }, 'stalled watcher reset: it read nothing since it was cut off');
+    }, STALLED_RESET_MS).unref();
   });
-  return () => clearTimeout(timer);
+  return () => (handlerEnded = true);
 }
 
-/** Resets the HTTP/2 stream (or closes the HTTP/1.1 connection) of a call. */
-export function resetStream(context: HandlerContext): void {
+/**
+ * Resets the HTTP/2 stream of a call still open, or closes the HTTP/1.1
+ * connection of a call whose handler is still writing (once it ended, the
+ * connection may serve the next request). False when there was nothing to do.
+ */
+function resetStream(context: HandlerContext, handlerEnded: boolean): boolean {
   const request = context.values.get(nodeRequestKey);
-  if (!request) return;
-  if ('stream' in request && request.stream) request.stream.close(http2Constants.NGHTTP2_CANCEL);
-  else request.socket.destroy();
+  if (!request) return false;
+  if ('stream' in request && request.stream) {
+    if (request.stream.closed || request.stream.destroyed) return false;
+    request.stream.close(http2Constants.NGHTTP2_CANCEL);
+    return true;
+  }
+  const { socket } = request as IncomingMessage;
+  if (handlerEnded || socket.destroyed) return false;
+  socket.destroy();
+  return true;
 }
 

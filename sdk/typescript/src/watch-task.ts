@@ -1,0 +1,72 @@
+import { Code } from '@connectrpc/connect';
+import type { Task } from '@taskproc/contract';
+import type { TaskClient } from './client.js';
+import { TaskClientError } from './errors.js';
+import { isFinal } from './task-json.js';
+
+export interface WatchTaskOptions {
+  /** Aborting ends the iteration with the signal's reason. */
+  signal?: AbortSignal;
+  /** How long the whole watch may last (default: no limit); then the stream ends with DEADLINE_EXCEEDED. */
+  timeoutMs?: number;
+  /**
+   * Watch again, up to this many times in a row (default 5), when the stream
+   * ends early with UNAVAILABLE: task-api shutting down, the watcher cut off
+   * for falling behind, or the connection lost. The new stream starts with
+   * the task as it is then; a state already yielded is not repeated.
+   */
+  reconnects?: number;
+}
+
+/**
+ * The task as it is now, then the task after each change of status, in
+ * order, until a final status (completed, canceled, failed): the WatchTask
+ * stream, without its keep-alive messages. Rejects with the client's errors
+ * (TaskNotFoundError before anything for an unknown task, ...).
+ */
+export async function* watchTask(client: Pick<TaskClient, 'watchTask'>, taskId: string, options: WatchTaskOptions = {}): AsyncGenerator<Task> {
+  const { signal, reconnects = 5 } = options;
+  const deadline = options.timeoutMs === undefined ? undefined : Date.now() + options.timeoutMs;
+  let last: Task | undefined;
+  for (let failures = 0; ; ) {
+    // timeoutMs 0 means no deadline, whatever the client's default.
+    const timeoutMs = deadline === undefined ? 0 : Math.max(1, deadline - Date.now());
+    try {
+      for await (const message of client.watchTask({ taskId }, { signal, timeoutMs })) {
+        const task = message.task;
+        if (!task) continue; // keep-alive
+        if (last && sameState(last, task)) continue;
+        last = task;
+        failures = 0;
+        yield task;
+        if (isFinal(task.status)) return;
+      }
+      // Ended without a final status: only a cut connection does that.
+      throw new TaskClientError(`the watch of task ${taskId} ended early`, Code.Unavailable);
+    } catch (error) {
+      if (signal?.aborted) throw signal.reason;
+      const retryable = error instanceof TaskClientError && error.code === Code.Unavailable;
+      if (!retryable || failures >= reconnects) throw error;
+      failures += 1;
+      await sleep(Math.min(5_000, 100 * 2 ** failures), signal);
+    }
+  }
+}
+
+function sameState(a: Task, b: Task): boolean {
+  return a.status === b.status && a.updatedAt?.seconds === b.updatedAt?.seconds && a.updatedAt?.nanos === b.updatedAt?.nanos;
+}
+
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal!.reason);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
