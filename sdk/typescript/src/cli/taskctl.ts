@@ -60,6 +60,9 @@ async function execute(client: TaskClient, args: CliArguments, io: CliIo): Promi
     case 'cancel':
       print((await client.cancelTask({ taskId: args.operand! })).task);
       return;
+    case 'retry':
+      print((await client.retryTask({ taskId: args.operand! })).task);
+      return;
     case 'watch':
       await watch(client, args, io);
       return;
@@ -88,6 +91,7 @@ function describe(task: TaskJson): string {
     `status:      ${task.status}`,
     `created_at:  ${task.created_at ?? '-'}`,
     `updated_at:  ${task.updated_at ?? '-'}`,
+    ...(task.error !== undefined ? [`error:       ${task.error}`] : []),
     '',
   ].join('\n');
 }
