@@ -8,12 +8,15 @@
 #   envoy    the official Envoy image plus the protobuf descriptor set its
 #            gRPC-JSON transcoder reads; envoy.yaml and the Lua scripts are
 #            mounted by docker-compose.yml.
+#   dashboard  nginx (unprivileged) with the built dashboard under /ui/,
+#            behind Envoy's /ui route.
 #   test     the build stage with dev dependencies and the test suites, for
 #            docker-compose.test.yml.
 #
 # Node.js: an LTS line in support (24 "Krypton", maintained until April 2028).
 ARG NODE_IMAGE=node:24-bookworm-slim
 ARG ENVOY_IMAGE=envoyproxy/envoy:v1.39.6
+ARG NGINX_IMAGE=nginxinc/nginx-unprivileged:1.28-alpine
 
 # --- deps: every dependency, from the lockfile only ------------------------
 FROM ${NODE_IMAGE} AS deps
@@ -30,6 +33,7 @@ COPY gateway/package.json gateway/
 # npm links the taskctl bin of this workspace, so the file must be there.
 COPY sdk/typescript/package.json sdk/typescript/
 COPY sdk/typescript/bin sdk/typescript/bin
+COPY dashboard/package.json dashboard/
 RUN --mount=type=cache,target=/root/.npm npm ci
 
 # --- build: generated code, descriptor set, compiled workspaces ------------
@@ -43,11 +47,13 @@ COPY gateway gateway
 # The TypeScript client is a workspace `tsc -b` compiles; the Python and Go
 # SDKs are not needed here.
 COPY sdk/typescript sdk/typescript
+COPY dashboard dashboard
 # Regenerated from proto/ rather than trusted from the context: the image is
 # then right by construction even when someone forgot `make generate`.
 RUN npx buf generate \
  && npx buf build --as-file-descriptor-set -o packages/contract/descriptor.binpb \
- && npx tsc -b
+ && npx tsc -b \
+ && npm run build -w @taskproc/dashboard
 
 # --- test: the suites run by docker-compose.test.yml -----------------------
 FROM build AS test
@@ -68,6 +74,12 @@ RUN npm prune --omit=dev
 FROM ${ENVOY_IMAGE} AS envoy
 # Same bytes as packages/contract/descriptor.binpb; path agreed with gateway/envoy.yaml.
 COPY --from=build /app/packages/contract/descriptor.binpb /etc/envoy/taskproc.binpb
+
+# --- dashboard: the web UI's static files -----------------------------------
+FROM ${NGINX_IMAGE} AS dashboard
+COPY deploy/dashboard/nginx.conf /etc/nginx/conf.d/default.conf
+COPY --from=build /app/dashboard/dist /usr/share/nginx/html/ui
+EXPOSE 8080
 
 # --- runtime: task-api, processor, migrate (last, so the default target) -----
 FROM ${NODE_IMAGE} AS runtime

@@ -55,6 +55,7 @@ lint: $(NPM_STAMP) ## buf lint and the TypeScript type check of sources and test
 	npx buf lint
 	npx tsc -b
 	npx tsc -p tsconfig.test.json
+	npx tsc -p dashboard/tsconfig.json
 
 build: $(NPM_STAMP) generate ## compile every workspace to dist/
 	npx tsc -b

@@ -89,6 +89,7 @@ wait_until "gateway health" 60 curl -fsS "$GATEWAY/health"
 cat <<INFO
 taskproc is running (logs: make logs, stop: make stop)
   REST gateway     $GATEWAY        e.g. curl -i -X POST $GATEWAY/task -d '{"content":"hi"}'
+  dashboard        $GATEWAY/ui/    live tasks, counts and actions (make dashboard builds it)
   task-api         $API       gRPC (h2c), gRPC-Web and Connect; health and reflection
   processors       ${PROCESSOR_REPLICAS:-1} x prefetch ${PROCESSOR_PREFETCH:-100}, handler ${TASK_HANDLER:-default (wait ${PROCESSING_DURATION_MS:-3000} ms per task)}
 INFO

@@ -248,11 +248,12 @@ describe('compose files', () => {
   });
 
   it('the expected services run, each with the health check the issue names', () => {
-    expect(Object.keys(BASE.services).sort()).toEqual(['envoy', 'migrate', 'postgres', 'processor', 'rabbitmq', 'task-api']);
+    expect(Object.keys(BASE.services).sort()).toEqual(['dashboard', 'envoy', 'migrate', 'postgres', 'processor', 'rabbitmq', 'task-api']);
     expect(healthTest(service('postgres')).join(' ')).toMatch(/\bpg_isready\b/);
     expect(healthTest(service('rabbitmq')).join(' ')).toMatch(/\brabbitmq-diagnostics -q ping\b/);
     expect(healthTest(service('task-api'))).toEqual(['CMD', 'node', 'deploy/probes/grpc-health.mjs']);
     expect(healthTest(service(ENVOY_SERVICE)).join(' ')).toContain('GET /ready ');
+    expect(healthTest(service('dashboard'))).toEqual(['CMD', 'wget', '-q', '--spider', 'http://127.0.0.1:8080/ui/']);
   });
 
   it('only the gateway and the broker management UI are published, the UI on loopback', () => {
@@ -446,7 +447,25 @@ describe('Envoy in the stack agrees with gateway/envoy.yaml', () => {
       expect(cluster.endpoints, cluster.name).toEqual([{ address: 'task-api', port: Number(environmentOf(service('task-api')).TASK_API_PORT) }]);
       expect(cluster.http2, `${cluster.name} must speak HTTP/2 (gRPC)`).toBe(true);
     }
-    expect(dependenciesOf(service(ENVOY_SERVICE))).toEqual({ 'task-api': 'service_healthy' });
+    expect(dependenciesOf(service(ENVOY_SERVICE))).toEqual({ 'task-api': 'service_healthy', dashboard: 'service_healthy' });
+  });
+
+  it('sends /ui to the dashboard service, on the port its nginx listens on, which serves /ui/', () => {
+    const [dashboard] = clusters(envoy()).filter((cluster) => cluster.name === 'dashboard');
+    const nginx = read('deploy/dashboard/nginx.conf');
+    const port = Number(/^\s*listen (\d+);/m.exec(nginx)?.[1]);
+    expect(dashboard?.endpoints).toEqual([{ address: 'dashboard', port }]);
+    expect(service('dashboard').expose).toEqual([String(port)]);
+    expect(healthTest(service('dashboard')).join(' ')).toContain(`127.0.0.1:${port}/ui/`);
+    expect(nginx).toMatch(/location \/ui\/ \{/);
+    // The files are the dashboard built in the build stage.
+    expect(stage('build').runs.join('\n')).toMatch(/npm run build -w @taskproc\/dashboard/);
+    expect(stage('dashboard').copies).toEqual(
+      expect.arrayContaining([
+        { from: 'build', sources: ['/app/dashboard/dist'], destination: '/usr/share/nginx/html/ui' },
+        { from: null, sources: ['deploy/dashboard/nginx.conf'], destination: '/etc/nginx/conf.d/default.conf' },
+      ]),
+    );
   });
 });
 

@@ -160,6 +160,24 @@ describe('taskctl', () => {
   });
 });
 
+describe('taskctl stats', () => {
+  it('prints counts by status and the queue state, as JSON and as text', async () => {
+    const taskctl = taskctlInProcess;
+    const { id } = json(await taskctl(['--json', 'create', 'counted by taskctl stats']));
+    await taskctl(['cancel', id]);
+    const stats = json(await taskctl(['--json', 'stats']));
+    expect(Object.keys(stats.counts)).toEqual(['pending', 'processing', 'completed', 'canceled', 'failed']);
+    expect(stats.counts.canceled).toBeGreaterThanOrEqual(1);
+    expect(stats).toMatchObject({ outbox_backlog: expect.any(Number), dead_lettered: 0, processors: 0, broker_error: '' });
+    const text = await taskctl(['stats']);
+    expect(text.code).toBe(0);
+    expect(text.stdout).toMatch(/^pending: +\d+\n/);
+    expect(text.stdout).toMatch(/\ncanceled: +[1-9]\d*\n/);
+    expect(text.stdout).toMatch(/\nprocessors: +0\n$/);
+    expect((await taskctl(['--help'])).stdout).toContain('stats ');
+  });
+});
+
 describe('taskctl retry', () => {
   /** A task failed the way processors fail one (through the trigger's arrows). */
   async function failedTask(): Promise<string> {

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { createRegistry, type DescFile } from '@bufbuild/protobuf';
 import { file_taskproc_v1_task } from '@taskproc/contract';
 import { createLogger, type Logger } from '@taskproc/core';
-import type { GatewayConfig } from './config.js';
+import { DEFAULT_UI_DIR, type GatewayConfig } from './config.js';
 import { handleRestRequest, type GatewayAnswer, type GatewayDeps } from './gateway.js';
 import { writeEventStream } from './event-stream.js';
 import { annotatedServices, envoyIncompatibilities, readRestRoutes } from './http-rules.js';
@@ -11,6 +11,8 @@ import { localReply } from './rest-shape.js';
 import { RouteTable } from './route-table.js';
 import { REQUEST_TIMEOUT_MS } from './limits.js';
 import { connectUpstream } from './upstream.js';
+import { createConnectPassThrough, isConnectCall } from './connect-passthrough.js';
+import { createUiFiles, isUiPath } from './ui-files.js';
 
 export type { GatewayConfig } from './config.js';
 export { readGatewayConfig } from './config.js';
@@ -58,8 +60,13 @@ export async function startGateway(config: GatewayConfig, options: StartGatewayO
   // Open event streams, ended when the gateway stops (they would otherwise
   // hold it open until the grace period cuts their connections).
   const streams = new Set<AbortController>();
+  // Beside the REST routes: the dashboard's files and the Connect calls it makes.
+  const ui = createUiFiles(config.uiDir ?? DEFAULT_UI_DIR);
+  const connect = createConnectPassThrough(config.upstreamUrl);
   const server = createServer((request, response) => {
-    void serve(request, response, deps, logger, streams);
+    if (isUiPath(request.url)) void logged(ui.serve(request, response), request, logger);
+    else if (isConnectCall(request)) void logged(connect.forward(request, response), request, logger);
+    else void serve(request, response, deps, logger, streams);
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -87,6 +94,8 @@ export async function startGateway(config: GatewayConfig, options: StartGatewayO
         // any unread body discarded); close each as soon as it does.
         const sweep = setInterval(() => server.closeIdleConnections(), 50);
         server.closeIdleConnections();
+        // Streams (watches) never end by themselves: end them now.
+        connect.close();
         const grace = setTimeout(() => server.closeAllConnections(), options.shutdownGraceMs ?? 10_000);
         await closed;
         clearInterval(sweep);
@@ -97,6 +106,16 @@ export async function startGateway(config: GatewayConfig, options: StartGatewayO
       return closing;
     },
   };
+}
+
+async function logged(answered: Promise<number>, request: IncomingMessage, logger: Logger): Promise<void> {
+  const started = performance.now();
+  try {
+    const status = await answered;
+    logger.info({ method: request.method, path: request.url, status, durationMs: Math.round(performance.now() - started) }, 'request');
+  } catch (error) {
+    logger.error({ err: error, method: request.method, path: request.url }, 'request failed');
+  }
 }
 
 async function serve(request: IncomingMessage, response: ServerResponse, deps: GatewayDeps, logger: Logger, streams: Set<AbortController>): Promise<void> {

@@ -21,6 +21,8 @@ const MOUNTS = {
   luaDir: '/etc/envoy/lua/',
 };
 const UPSTREAM = { host: 'task-api', port: 50051 };
+/** The compose service with the dashboard's files (test/deployment.test.ts checks the other side). */
+const DASHBOARD = { host: 'dashboard', port: 8080 };
 
 let envoySchema: FileRegistry;
 let contract: FileRegistry;
@@ -148,7 +150,8 @@ describe('gateway/envoy.yaml against proto/, the Lua rule and the deployment', (
   it('frames the REST watch route, and only it, as Server-Sent Events with a per-route transcoder config', () => {
     const transcoder = filter('envoy.filters.http.grpc_json_transcoder');
     expect(transcoder.print_options.stream_sse_style_delimited).toBeUndefined();
-    const sseRoutes = routes().filter((route) => route.typed_per_filter_config?.['envoy.filters.http.grpc_json_transcoder']);
+    // Routes that turn the transcoder off (the dashboard's) carry a FilterConfig, not a transcoder config.
+    const sseRoutes = routes().filter((route) => route.typed_per_filter_config?.['envoy.filters.http.grpc_json_transcoder']?.disabled !== true && route.typed_per_filter_config?.['envoy.filters.http.grpc_json_transcoder']);
     expect(sseRoutes).toHaveLength(1);
     const [watch] = sseRoutes;
     const perRoute = watch!.typed_per_filter_config!['envoy.filters.http.grpc_json_transcoder'] as Json;
@@ -213,6 +216,47 @@ describe('gateway/envoy.yaml against proto/, the Lua rule and the deployment', (
     }
     expect(matchRoute(routes(), { path: '/task', contentType: 'application/json' })).toBeUndefined();
     for (const path of ['/tasks', '/task/x/events']) expect(matchRoute(routes(), { path, contentType: 'application/json' }), path).toBeUndefined();
+  });
+
+  it('passes the dashboard\'s Connect calls to task-api, untranscoded and unshaped; streams without a timeout', () => {
+    const untouched = (route: EnvoyRoute | undefined) => {
+      const filters = route?.typed_per_filter_config ?? {};
+      return filters['envoy.filters.http.lua']?.disabled === true && filters['envoy.filters.http.grpc_json_transcoder']?.disabled === true;
+    };
+    for (const method of contract.getService('taskproc.v1.TaskService')!.methods) {
+      const path = `/taskproc.v1.TaskService/${method.name}`;
+      if (method.methodKind === 'unary') {
+        for (const contentType of ['application/proto', 'application/json']) {
+          const route = matchRoute(routes(), { path, contentType });
+          expect(route?.route?.cluster, `${path} ${contentType}`).toBe('task_api');
+          expect(route?.route?.timeout, path).toBe(`${REQUEST_TIMEOUT_MS / 1000}s`);
+          expect(route?.route?.retry_policy?.retry_on, path).toBe('connect-failure,refused-stream');
+          expect(untouched(route), path).toBe(true);
+        }
+      } else {
+        for (const contentType of ['application/connect+proto', 'application/connect+json']) {
+          const route = matchRoute(routes(), { path, contentType });
+          expect(route?.route?.cluster, `${path} ${contentType}`).toBe('task_api');
+          expect(route?.route?.timeout ?? '0s', path).toBe('0s');
+          expect(untouched(route), path).toBe(true);
+        }
+      }
+      // gRPC keeps its own routes, and the REST rule and transcoder stay on for them.
+      expect(untouched(matchRoute(routes(), { path, contentType: 'application/grpc' })), path).toBe(false);
+    }
+  });
+
+  it('serves /ui/ from the dashboard\'s static file server in docker-compose.yml', () => {
+    for (const path of ['/ui/', '/ui/assets/index-abc.js', '/ui']) {
+      const route = matchRoute(routes(), { path, contentType: '' });
+      expect(route?.route?.cluster, path).toBe('dashboard');
+      expect(route?.typed_per_filter_config?.['envoy.filters.http.lua']?.disabled, path).toBe(true);
+      expect(route?.typed_per_filter_config?.['envoy.filters.http.grpc_json_transcoder']?.disabled, path).toBe(true);
+    }
+    expect(cluster('dashboard').load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.socket_address).toEqual({
+      address: DASHBOARD.host,
+      port_value: DASHBOARD.port,
+    });
   });
 
   it('reaches task-api over HTTP/2 with gRPC health checks', () => {

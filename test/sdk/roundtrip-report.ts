@@ -38,6 +38,8 @@ export async function expectRoundtripReport(stdout: string, content: string, cod
   // as it was, then the cancel, then the end of the stream).
   expect(report.listed).toEqual([id]);
   expect(report.watched).toEqual(['TASK_STATUS_PENDING', 'TASK_STATUS_CANCELED']);
+  // GetTaskStats counts the task the program canceled (and any other test's in this database).
+  expect(Number(report.stats_canceled)).toBeGreaterThanOrEqual(1);
 
   const rows = await database.query('select content, status from task where id = $1', [id]);
   expect(rows).toEqual([{ content, status: 'canceled' }]);

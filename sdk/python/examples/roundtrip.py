@@ -101,6 +101,7 @@ def main(target, content, failed_id=None):
         watched = [next(watch)]
         canceled = tasks.CancelTask(task_pb2.CancelTaskRequest(task_id=created.id), timeout=TIMEOUT_S).task
         watched.extend(watch)
+        stats = tasks.GetTaskStats(task_pb2.GetTaskStatsRequest(), timeout=TIMEOUT_S)
         report = {
             "listed": [task.id for task in listed.tasks],
             "watched": [task_pb2.TaskStatus.Name(task.status) for task in watched],
@@ -117,6 +118,7 @@ def main(target, content, failed_id=None):
                 lambda: tasks.CreateTask(task_pb2.CreateTaskRequest(content=""), timeout=TIMEOUT_S)
             ),
             "create_options": create_options(tasks, content),
+            "stats_canceled": next(c.count for c in stats.counts if c.status == task_pb2.TASK_STATUS_CANCELED),
         }
         report.update(retry_report(tasks, created.id, failed_id))
     print(json.dumps(report))

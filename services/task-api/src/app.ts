@@ -22,6 +22,7 @@ import { createRoutes } from './routes.js';
 import { createDualProtocolServer, type DualProtocolHandler } from './server.js';
 import { StaleTaskSweeper } from './stale-task-sweeper.js';
 import { markInvalidUtf8InBinaryStrings, strictJsonTextDecoder } from './utf8.js';
+import { createTaskStats } from './task-stats.js';
 import { nodeRequestKey } from './watching/watch-handlers.js';
 import { startWatching, type Watching } from './watching/watching.js';
 import { createContextValues } from '@connectrpc/connect';
@@ -56,11 +57,12 @@ export async function startTaskApi(config: TaskApiConfig, logger: Logger = creat
     logger,
   });
   const store = new TaskStore(orm, { staleAfterMs: config.taskStaleAfterMs, idempotencyKeyLifetimeMs: config.idempotencyKeyLifetimeMs });
+  const topology = taskTopology(config.queueNamespace, config.queueDeliveryLimit);
   const relay = new OutboxRelay(
     orm,
     {
       amqpUrl: config.amqpUrl,
-      topology: taskTopology(config.queueNamespace, config.queueDeliveryLimit),
+      topology,
       batchSize: config.outboxBatchSize,
       pollIntervalMs: config.outboxPollIntervalMs,
       connectTimeoutMs: config.amqpConnectTimeoutMs,
@@ -95,6 +97,7 @@ export async function startTaskApi(config: TaskApiConfig, logger: Logger = creat
   keyCleanup.start();
 
   const probeDatabase = createDatabaseProbe(orm);
+  const stats = createTaskStats(orm, { amqpUrl: config.amqpUrl, topology }, logger.child({ component: 'task-stats' }));
   const watching = startWatching(orm, config, logger);
   const onTaskCommitted = config.faultExitAfterCommit
     ? () => {
@@ -116,13 +119,14 @@ export async function startTaskApi(config: TaskApiConfig, logger: Logger = creat
         createTasks: (items) => store.createTasksAtomically(items),
         onTaskCommitted,
         probeDatabase,
+        stats,
         watching,
       },
       createReadinessProbe(probeDatabase, () => relay.health(), logger.child({ component: 'readiness' })),
     ),
+    contextValues: (request) => createContextValues().set(nodeRequestKey, request),
     // Outermost first: the deadline's UNAVAILABLE is mapped and logged like any other error.
     interceptors: [requestInterceptor(logger), requestDeadlineInterceptor(config.requestTimeoutMs)],
-    contextValues: (request) => createContextValues().set(nodeRequestKey, request),
     readMaxBytes: READ_MAX_BYTES,
     // connect-node passes these to its JSON serialization; the type omits the decoder.
     jsonOptions: { textDecoder: strictJsonTextDecoder } as Parameters<typeof connectNodeAdapter>[0]['jsonOptions'],
@@ -147,6 +151,7 @@ export async function startTaskApi(config: TaskApiConfig, logger: Logger = creat
         await keyCleanup.stop();
         await dueListener.stop();
         await relay.stop();
+        await stats.close();
         await watchingClosed;
         // An unreachable database would hold the pool's goodbye to each connection.
         const gaveUp = new AbortController();

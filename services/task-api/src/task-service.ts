@@ -3,6 +3,7 @@ import { TaskService } from '@taskproc/contract';
 import { UnavailableError, conflictError, type CreateOutcome, type NewTask, type Task, type TaskFailureStore, type TaskStore } from '@taskproc/core';
 import { createBatchCreateHandler } from './batch-create.js';
 import { validateCreateRequest } from './create-options.js';
+import { toStatsMessage, type TaskStatsSource } from './task-stats.js';
 import { listTaskEvents, listTasks } from './listing/list-handlers.js';
 import { createRetryTask } from './retry-task.js';
 import { toTaskMessage } from './task-view.js';
@@ -28,6 +29,8 @@ export interface TaskServiceDeps {
   onTaskCommitted(taskId: string): void;
   /** Whether the database answers; backs the REST /health route. */
   probeDatabase(): Promise<boolean>;
+  /** Counts by status and the queue's state (GetTaskStats, see task-stats.ts). */
+  stats: TaskStatsSource;
   /** ListTasks, ListTaskEvents, WatchTask and WatchTasks (watching/watching.ts). */
   watching: Pick<Watching, 'listing' | 'watch'>;
 }
@@ -59,6 +62,9 @@ export function createTaskService(deps: TaskServiceDeps): Partial<ServiceImpl<ty
     },
 
     retryTask: createRetryTask(deps),
+    async getTaskStats() {
+      return toStatsMessage(await deps.stats.read());
+    },
 
     listTasks: (request) => listTasks(deps.watching.listing, request),
     listTaskEvents: (request) => listTaskEvents(deps.watching.listing, request),

@@ -21,6 +21,7 @@ function hangingService(serverBoundMs: number) {
     store: {} as never,
     failures: {} as never,
     watching: {} as never,
+    stats: {} as never,
     createTask,
     createTasks: async () => [],
     onTaskCommitted: () => undefined,

@@ -30,7 +30,7 @@ function protoBody(content: Buffer): Buffer {
 }
 
 async function connectCall(contentType: string, body: Buffer) {
-  const response = await fetch(`${harness.api.url}${CREATE}`, { method: 'POST', headers: { 'content-type': contentType }, body });
+  const response = await fetch(`${harness.api.url}${CREATE}`, { method: 'POST', headers: { 'content-type': contentType }, body: new Uint8Array(body) });
   return { status: response.status, body: response.headers.get('content-type')?.includes('json') ? await response.json() : await response.arrayBuffer() };
 }
 

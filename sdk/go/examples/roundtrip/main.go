@@ -204,6 +204,16 @@ func run(target, content, failedID string) (map[string]interface{}, bool, error)
 	if err != nil {
 		return nil, false, err
 	}
+	stats, err := tasks.GetTaskStats(ctx, &taskprocv1.GetTaskStatsRequest{})
+	if err != nil {
+		return nil, false, fmt.Errorf("GetTaskStats: %w", err)
+	}
+	statsCanceled := int64(-1)
+	for _, count := range stats.GetCounts() {
+		if count.GetStatus() == taskprocv1.TaskStatus_TASK_STATUS_CANCELED {
+			statsCanceled = count.GetCount()
+		}
+	}
 
 	report := map[string]interface{}{
 		"listed":         listedIDs,
@@ -215,6 +225,7 @@ func run(target, content, failedID string) (map[string]interface{}, bool, error)
 		"get_unknown":    codeOf(getUnknown),
 		"create_empty":   codeOf(createEmpty),
 		"create_options": options,
+		"stats_canceled": statsCanceled,
 	}
 	retries, err := retryReport(ctx, tasks, id, failedID)
 	if err != nil {

@@ -59,7 +59,8 @@ type TaskServiceClient interface {
 	// message names its status).
 	RetryTask(ctx context.Context, in *RetryTaskRequest, opts ...grpc.CallOption) (*RetryTaskResponse, error)
 	// Counts of tasks by status and the state of the queue, for dashboards and
-	// operators.
+	// operators. UNAVAILABLE: the database cannot be reached (or counting took
+	// over 5 s). Broker trouble is not an error: see broker_error.
 	GetTaskStats(ctx context.Context, in *GetTaskStatsRequest, opts ...grpc.CallOption) (*GetTaskStatsResponse, error)
 	// Answers status "ok" when the service can reach its database, UNAVAILABLE
 	// when it cannot. gRPC tooling should prefer the standard grpc.health.v1
@@ -266,7 +267,8 @@ type TaskServiceServer interface {
 	// message names its status).
 	RetryTask(context.Context, *RetryTaskRequest) (*RetryTaskResponse, error)
 	// Counts of tasks by status and the state of the queue, for dashboards and
-	// operators.
+	// operators. UNAVAILABLE: the database cannot be reached (or counting took
+	// over 5 s). Broker trouble is not an error: see broker_error.
 	GetTaskStats(context.Context, *GetTaskStatsRequest) (*GetTaskStatsResponse, error)
 	// Answers status "ok" when the service can reach its database, UNAVAILABLE
 	// when it cannot. gRPC tooling should prefer the standard grpc.health.v1

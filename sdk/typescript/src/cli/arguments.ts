@@ -16,6 +16,7 @@ Commands:
   watch <id>         stream each change of status until the task is completed, canceled or failed
   list               list tasks, newest first (every page, or --limit of them)
   health             check that task-api can reach its database
+  stats              counts by status, outbox backlog, dead letters, processors
 
 Options:
   --url <url>              task-api address (default $TASKCTL_URL or ${DEFAULT_URL})
@@ -43,7 +44,7 @@ export class UsageError extends Error {
   override name = 'UsageError';
 }
 
-export type Command = 'create' | 'get' | 'cancel' | 'retry' | 'watch' | 'list' | 'health' | 'help';
+export type Command = 'create' | 'get' | 'cancel' | 'retry' | 'watch' | 'list' | 'health' | 'stats' | 'help';
 
 export interface CliArguments {
   command: Command;
@@ -76,6 +77,7 @@ const COMMANDS: Record<Command, 'none' | 'content' | 'id'> = {
   watch: 'id',
   list: 'none',
   health: 'none',
+  stats: 'none',
   help: 'none',
 };
 

@@ -9,6 +9,7 @@ import { WaitTimeoutError } from '../wait-for-status.js';
 import { list, watch } from './list-and-watch.js';
 import { USAGE, UsageError, parseCliArguments, type CliArguments } from './arguments.js';
 import { ExitCode, exitCodeFor } from './exit-codes.js';
+import { describeStats, toStatsJson } from './stats-output.js';
 
 export interface CliIo {
   argv: string[];
@@ -81,6 +82,11 @@ async function execute(client: TaskClient, args: CliArguments, io: CliIo): Promi
     case 'health': {
       const { status } = await client.checkHealth({});
       io.stdout.write(args.json ? `${JSON.stringify({ status })}\n` : `${status}\n`);
+      return;
+    }
+    case 'stats': {
+      const stats = toStatsJson(await client.getTaskStats({}));
+      io.stdout.write(args.json ? `${JSON.stringify(stats)}\n` : describeStats(stats));
       return;
     }
     case 'help':

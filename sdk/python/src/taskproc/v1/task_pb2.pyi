@@ -82,18 +82,20 @@ class GetTaskStatsRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class GetTaskStatsResponse(_message.Message):
-    __slots__ = ["counts", "dead_lettered", "oldest_due_outbox_age", "outbox_backlog", "processors"]
+    __slots__ = ["broker_error", "counts", "dead_lettered", "oldest_due_outbox_age", "outbox_backlog", "processors"]
+    BROKER_ERROR_FIELD_NUMBER: _ClassVar[int]
     COUNTS_FIELD_NUMBER: _ClassVar[int]
     DEAD_LETTERED_FIELD_NUMBER: _ClassVar[int]
     OLDEST_DUE_OUTBOX_AGE_FIELD_NUMBER: _ClassVar[int]
     OUTBOX_BACKLOG_FIELD_NUMBER: _ClassVar[int]
     PROCESSORS_FIELD_NUMBER: _ClassVar[int]
+    broker_error: str
     counts: _containers.RepeatedCompositeFieldContainer[TaskStatusCount]
     dead_lettered: int
     oldest_due_outbox_age: _duration_pb2.Duration
     outbox_backlog: int
     processors: int
-    def __init__(self, counts: _Optional[_Iterable[_Union[TaskStatusCount, _Mapping]]] = ..., outbox_backlog: _Optional[int] = ..., oldest_due_outbox_age: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ..., dead_lettered: _Optional[int] = ..., processors: _Optional[int] = ...) -> None: ...
+    def __init__(self, counts: _Optional[_Iterable[_Union[TaskStatusCount, _Mapping]]] = ..., outbox_backlog: _Optional[int] = ..., oldest_due_outbox_age: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ..., dead_lettered: _Optional[int] = ..., processors: _Optional[int] = ..., broker_error: _Optional[str] = ...) -> None: ...
 
 class ListTaskEventsRequest(_message.Message):
     __slots__ = ["task_id"]

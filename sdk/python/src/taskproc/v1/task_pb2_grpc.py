@@ -174,7 +174,8 @@ class TaskServiceServicer(object):
 
     def GetTaskStats(self, request, context):
         """Counts of tasks by status and the state of the queue, for dashboards and
-        operators.
+        operators. UNAVAILABLE: the database cannot be reached (or counting took
+        over 5 s). Broker trouble is not an error: see broker_error.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
