@@ -44,6 +44,25 @@ export class Broker {
     }
   }
 
+  /** Whether a queue exists (a passive declare that fails means no). */
+  async exists(queue: string): Promise<boolean> {
+    return this.depth(queue).then(
+      () => true,
+      () => false,
+    );
+  }
+
+  /** Deletes a queue with whatever it holds, as an operator's mistake or a broker-side policy would. Returns the messages it held. */
+  async deleteQueue(queue: string): Promise<number> {
+    const channel = await this.connection.createChannel();
+    channel.on('error', () => undefined);
+    try {
+      return (await channel.deleteQueue(queue)).messageCount;
+    } finally {
+      await channel.close().catch(() => undefined);
+    }
+  }
+
   /** Reads (and requeues) every dead letter's reason header. */
   async deadLetterReasons(): Promise<(string | null)[]> {
     const channel = await this.connection.createChannel();

@@ -1,12 +1,13 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { taskTopology } from '@taskproc/core';
+import { BlackholeProxy } from './blackhole-proxy.js';
 import { Broker } from './broker.js';
 import { check, percentile } from './checker.js';
 import { ScenarioDatabase } from './database.js';
 import { LoadRecord } from './load.js';
 import { freePort } from './ports.js';
 import type { ScenarioResult } from './report.js';
-import type { Infrastructure, Scenario, ScenarioContext } from './scenario.js';
+import type { Infrastructure, Proxies, Scenario, ScenarioContext } from './scenario.js';
 import { Supervisor } from './supervisor.js';
 import { System } from './system.js';
 
@@ -61,10 +62,14 @@ export async function runScenario(scenario: Scenario, options: RunnerOptions): P
   const namespace = `faults.${scenario.id}.${runs.get(scenario.id)}`;
   const topology = taskTopology(namespace, Number(scenario.settings?.QUEUE_DELIVERY_LIMIT ?? 5));
   const [taskApiPort, gatewayPort] = [await freePort(), await freePort()];
+  const proxies: Proxies | null =
+    scenario.network === 'proxied'
+      ? { postgres: await BlackholeProxy.start(infra.postgres.port), rabbit: await BlackholeProxy.start(infra.rabbit.port) }
+      : null;
   const env: Record<string, string> = {
     ...defaultSettings(),
-    DATABASE_URL: db.url,
-    AMQP_URL: infra.rabbit.amqpUrl,
+    DATABASE_URL: proxies ? proxies.postgres.via(db.url) : db.url,
+    AMQP_URL: proxies ? proxies.rabbit.via(infra.rabbit.amqpUrl) : infra.rabbit.amqpUrl,
     QUEUE_NAMESPACE: namespace,
     TASK_API_PORT: String(taskApiPort),
     GATEWAY_PORT: String(gatewayPort),
@@ -78,6 +83,7 @@ export async function runScenario(scenario: Scenario, options: RunnerOptions): P
   const record = new LoadRecord();
   const ctx: ScenarioContext = {
     infra,
+    proxies,
     db,
     system,
     topology,
@@ -104,6 +110,8 @@ export async function runScenario(scenario: Scenario, options: RunnerOptions): P
   }
 
   // Put back whatever the scenario disturbed before judging the end state.
+  proxies?.postgres.release();
+  proxies?.rabbit.release();
   await infra.postgres.ensureRunning();
   await infra.rabbit.ensureRunning();
 
@@ -148,5 +156,6 @@ export async function runScenario(scenario: Scenario, options: RunnerOptions): P
     supervisor.killAll();
     await broker.close();
     await db.close();
+    await Promise.all([proxies?.postgres.close(), proxies?.rabbit.close()]);
   }
 }
