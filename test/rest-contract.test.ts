@@ -175,7 +175,7 @@ describe('GET /health', () => {
 describe('unknown routes and methods', () => {
   it.each([
     ['GET', '/'],
-    ['GET', '/tasks'],
+    ['GET', '/jobs'],
     ['GET', '/task'],
     ['PUT', '/task'],
     ['DELETE', `/task/${NO_SUCH_TASK}`],

@@ -156,6 +156,6 @@ describe('taskctl', () => {
     const result = await taskctl(['--timeout', '300', '--interval', '20', 'watch', id]);
     expect(result.code).toBe(7);
     expect(result.stdout).toMatch(/^\S+Z {2}pending\n$/);
-    expect(result.stderr).toMatch(/did not become completed or canceled within 300 ms \(last status: pending\)/);
+    expect(result.stderr).toMatch(/did not become completed, canceled or failed within 300 ms \(last status: pending\)/);
   });
 });

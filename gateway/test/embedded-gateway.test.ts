@@ -166,7 +166,7 @@ describe('embedded gateway: errors as google.rpc.Status with Envoy status mappin
   });
 
   it.each([
-    ['an unknown path', 'GET', '/tasks'],
+    ['an unknown path', 'GET', '/jobs'],
     ['an unknown method on a known path', 'DELETE', `/task/${ID}`],
     ['a path with an extra segment', 'GET', `/task/${ID}/extra`],
     ['a gRPC path over REST', 'POST', '/taskproc.v1.TaskService/CreateTask'],

@@ -8,8 +8,7 @@ export type TransportName = 'grpc' | 'connect' | 'grpc-web';
 export const TRANSPORT_NAMES: readonly TransportName[] = Object.freeze(['grpc', 'connect', 'grpc-web']);
 
 /**
- * The generated TaskService client (createTask, getTask, cancelTask,
- * checkHealth), except that every failure is a TaskClientError subclass
+ * The generated TaskService client (every RPC of task.proto), except that every failure is a TaskClientError subclass
  * (see errors.ts) instead of a bare ConnectError.
  */
 export interface TaskClient extends Client<typeof TaskService> {
@@ -27,12 +26,28 @@ export function createTaskClientFromTransport(transport: Transport, close: () =>
     getTask: (request, options?: CallOptions) => client.getTask(request, options).catch(rethrow),
     cancelTask: (request, options?: CallOptions) => client.cancelTask(request, options).catch(rethrow),
     checkHealth: (request, options?: CallOptions) => client.checkHealth(request, options).catch(rethrow),
+    batchCreateTasks: (request, options?: CallOptions) => client.batchCreateTasks(request, options).catch(rethrow),
+    listTasks: (request, options?: CallOptions) => client.listTasks(request, options).catch(rethrow),
+    listTaskEvents: (request, options?: CallOptions) => client.listTaskEvents(request, options).catch(rethrow),
+    retryTask: (request, options?: CallOptions) => client.retryTask(request, options).catch(rethrow),
+    getTaskStats: (request, options?: CallOptions) => client.getTaskStats(request, options).catch(rethrow),
+    watchTask: (request, options?: CallOptions) => rethrowing(client.watchTask(request, options)),
+    watchTasks: (request, options?: CallOptions) => rethrowing(client.watchTasks(request, options)),
     close,
   };
 }
 
 function rethrow(error: unknown): never {
   throw toTaskClientError(error);
+}
+
+/** A server stream whose failure, at any message, is a TaskClientError. */
+async function* rethrowing<T>(stream: AsyncIterable<T>): AsyncGenerator<T> {
+  try {
+    yield* stream;
+  } catch (error) {
+    rethrow(error);
+  }
 }
 
 export function isTransportName(value: string): value is TransportName {

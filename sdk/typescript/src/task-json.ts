@@ -2,7 +2,7 @@ import type { Timestamp } from '@bufbuild/protobuf/wkt';
 import { TaskStatus, type Task } from '@taskproc/contract';
 
 /** The status names of the REST contract, lower case. */
-export type TaskStatusName = 'pending' | 'processing' | 'completed' | 'canceled';
+export type TaskStatusName = 'pending' | 'processing' | 'completed' | 'canceled' | 'failed';
 
 /** A task in the REST contract's JSON shape (docs: CONTRACT.md), as `taskctl --json` prints it. */
 export interface TaskJson {
@@ -19,10 +19,11 @@ const NAMES: Record<TaskStatus, TaskStatusName | 'unspecified'> = {
   [TaskStatus.PROCESSING]: 'processing',
   [TaskStatus.COMPLETED]: 'completed',
   [TaskStatus.CANCELED]: 'canceled',
+  [TaskStatus.FAILED]: 'failed',
 };
 
-/** Statuses no task ever leaves. */
-export const FINAL_STATUSES: readonly TaskStatus[] = Object.freeze([TaskStatus.COMPLETED, TaskStatus.CANCELED]);
+/** Statuses a task rests in: completed and canceled for good, failed until it is retried. */
+export const FINAL_STATUSES: readonly TaskStatus[] = Object.freeze([TaskStatus.COMPLETED, TaskStatus.CANCELED, TaskStatus.FAILED]);
 
 export function statusName(status: TaskStatus): TaskStatusName | 'unspecified' {
   return NAMES[status] ?? 'unspecified';

@@ -26,7 +26,7 @@ export class WaitTimeoutError extends Error {
     timeoutMs: number,
   ) {
     const last = lastTask ? statusName(lastTask.status) : 'nothing';
-    super(`task ${taskId} did not become ${awaited.map(statusName).join(' or ')} within ${timeoutMs} ms (last status: ${last})`);
+    super(`task ${taskId} did not become ${listOfNames(awaited.map(statusName))} within ${timeoutMs} ms (last status: ${last})`);
   }
 }
 
@@ -78,4 +78,9 @@ function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
     }, ms);
     signal?.addEventListener('abort', onAbort, { once: true });
   });
+}
+
+/** "completed", "completed or canceled", "completed, canceled or failed". */
+function listOfNames(names: string[]): string {
+  return names.length <= 1 ? names.join('') : `${names.slice(0, -1).join(', ')} or ${names.at(-1)}`;
 }

@@ -19,7 +19,9 @@ export interface TaskServiceDeps {
  * answer. Errors are typed (see @taskproc/core errors) and mapped to Connect
  * codes by the error-mapping interceptor.
  */
-export function createTaskService(deps: TaskServiceDeps): ServiceImpl<typeof TaskService> {
+// Partial while the round-2 RPCs are being built: ConnectRPC answers
+// UNIMPLEMENTED for a method without a handler.
+export function createTaskService(deps: TaskServiceDeps): Partial<ServiceImpl<typeof TaskService>> {
   return {
     async createTask(request) {
       const task = await deps.createTask(validateContent(request.content));

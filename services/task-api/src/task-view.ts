@@ -8,9 +8,14 @@ const STATUS_TO_PROTO: Record<TaskStatusName, TaskStatus> = {
   processing: TaskStatus.PROCESSING,
   completed: TaskStatus.COMPLETED,
   canceled: TaskStatus.CANCELED,
+  failed: TaskStatus.FAILED,
 };
 
-/** The protobuf view of a stored task; updated_at stays unset until the first change. */
+/**
+ * The protobuf view of a stored task: updated_at stays unset until the first
+ * change, schedule_time is set only for a scheduled task, and error only
+ * while the task is failed (the contract's optional keys).
+ */
 export function toTaskMessage(task: Task): TaskMessage {
   return create(TaskMessageSchema, {
     id: task.id,
@@ -18,6 +23,8 @@ export function toTaskMessage(task: Task): TaskMessage {
     status: STATUS_TO_PROTO[task.status],
     createdAt: toTimestamp(task.createdAt),
     updatedAt: task.updatedAt === null ? undefined : toTimestamp(task.updatedAt),
+    scheduleTime: task.scheduleTime ? toTimestamp(task.scheduleTime) : undefined,
+    error: task.status === 'failed' ? (task.error ?? '') : undefined,
   });
 }
 

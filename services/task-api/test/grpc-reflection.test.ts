@@ -42,6 +42,7 @@ function fileNames(response: reflection.ServerReflectionResponse): string[] {
 const TASK_FILE_AND_IMPORTS = [
   'taskproc/v1/task.proto',
   'google/api/annotations.proto',
+  'google/protobuf/duration.proto',
   'google/protobuf/timestamp.proto',
   'google/api/http.proto',
   'google/protobuf/descriptor.proto',

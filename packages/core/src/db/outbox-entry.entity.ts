@@ -11,6 +11,8 @@ export interface OutboxEntry {
   id: string;
   task: Task;
   createdAt: Opt<string>;
+  /** The entry is not published before this time (a scheduled task, or a retry's backoff). */
+  notBefore: Opt<string>;
 }
 
 export const OutboxEntrySchema = new EntitySchema<OutboxEntry>({
@@ -21,5 +23,6 @@ export const OutboxEntrySchema = new EntitySchema<OutboxEntry>({
     // A relation (not a bare uuid) so the unit of work inserts the task first.
     task: { kind: 'm:1', entity: 'Task', fieldName: 'task_id', deleteRule: 'cascade' },
     createdAt: { type: MicrosTimestampType, fieldName: 'created_at', defaultRaw: 'clock_timestamp()' },
+    notBefore: { type: MicrosTimestampType, fieldName: 'not_before', defaultRaw: 'clock_timestamp()' },
   },
 });

@@ -224,5 +224,7 @@ function taskFromRow(row: Record<string, unknown>): Task {
     attempt: Number(row.attempt),
     createdAt: fromDatabaseTimestamp(row.created_at as string | Date)!,
     updatedAt: fromDatabaseTimestamp(row.updated_at as string | Date | null),
+    error: (row.error as string | null | undefined) ?? null,
+    scheduleTime: fromDatabaseTimestamp((row.schedule_time as string | Date | null | undefined) ?? null),
   };
 }

@@ -15,6 +15,10 @@ export interface Task {
   attempt: number;
   createdAt: Opt<string>;
   updatedAt: string | null;
+  /** Why the latest attempt failed; shown to clients only while the task is failed. */
+  error?: string | null;
+  /** When a scheduled task becomes due; null for a task due at once. */
+  scheduleTime?: string | null;
   /**
    * When the task was last put in the outbox (create, or a re-queue of a
    * stale task). Internal: not loaded unless asked for, never shown to clients.
@@ -36,6 +40,8 @@ export const TaskSchema = new EntitySchema<Task>({
     attempt: { type: 'integer', default: 0 },
     createdAt: { type: MicrosTimestampType, fieldName: 'created_at', defaultRaw: 'clock_timestamp()' },
     updatedAt: { type: MicrosTimestampType, fieldName: 'updated_at', nullable: true },
+    error: { type: 'text', nullable: true },
+    scheduleTime: { type: MicrosTimestampType, fieldName: 'schedule_time', nullable: true },
     queuedAt: { type: MicrosTimestampType, fieldName: 'queued_at', defaultRaw: 'clock_timestamp()', lazy: true, hidden: true },
   },
   checks: [{ name: 'task_status_check', expression: `status in (${statusList})` }],

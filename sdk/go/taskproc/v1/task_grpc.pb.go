@@ -25,9 +25,42 @@ type TaskServiceClient interface {
 	GetTask(ctx context.Context, in *GetTaskRequest, opts ...grpc.CallOption) (*GetTaskResponse, error)
 	// Moves a pending or processing task to canceled; a processor working on it
 	// is told to stop. INVALID_ARGUMENT: task_id is not a UUID. NOT_FOUND: no
-	// such task. FAILED_PRECONDITION: the task is already completed or canceled
-	// (the message names the status).
+	// such task. FAILED_PRECONDITION: the task is already completed, canceled or
+	// failed (the message names the status).
 	CancelTask(ctx context.Context, in *CancelTaskRequest, opts ...grpc.CallOption) (*CancelTaskResponse, error)
+	// Creates 1 to 1,000 tasks in one transaction, all or none; the answer lists
+	// them in request order. Each item takes the options of CreateTask.
+	// INVALID_ARGUMENT: no items, more than 1,000, or a bad item (the message
+	// names its index and field). ALREADY_EXISTS: an item's request_id was used
+	// with other content. UNAVAILABLE: the database cannot be reached.
+	BatchCreateTasks(ctx context.Context, in *BatchCreateTasksRequest, opts ...grpc.CallOption) (*BatchCreateTasksResponse, error)
+	// Lists tasks newest first (created_at, then id, both descending), one page
+	// at a time, optionally of one status. INVALID_ARGUMENT: a negative
+	// page_size, or a page_token this service did not issue for these
+	// parameters.
+	ListTasks(ctx context.Context, in *ListTasksRequest, opts ...grpc.CallOption) (*ListTasksResponse, error)
+	// The task's history, oldest first: one event per change of status, the
+	// creation included. INVALID_ARGUMENT: task_id is not a UUID. NOT_FOUND: no
+	// such task.
+	ListTaskEvents(ctx context.Context, in *ListTaskEventsRequest, opts ...grpc.CallOption) (*ListTaskEventsResponse, error)
+	// Streams the task as it is now, then the task after each change of status,
+	// in commit order; the stream ends after a final status. INVALID_ARGUMENT:
+	// task_id is not a UUID. NOT_FOUND: no such task (before any message).
+	// RESOURCE_EXHAUSTED: too many watch streams. UNAVAILABLE: the service is
+	// shutting down, or the watcher fell too far behind (watch again).
+	WatchTask(ctx context.Context, in *WatchTaskRequest, opts ...grpc.CallOption) (TaskService_WatchTaskClient, error)
+	// Streams every change of status of the caller's tasks, optionally of one
+	// status, from the time of the call (for dashboards). Never ends by itself.
+	// RESOURCE_EXHAUSTED and UNAVAILABLE as for WatchTask.
+	WatchTasks(ctx context.Context, in *WatchTasksRequest, opts ...grpc.CallOption) (TaskService_WatchTasksClient, error)
+	// Moves a failed task back to pending with its attempts reset, and queues
+	// it again, in one transaction. INVALID_ARGUMENT: task_id is not a UUID.
+	// NOT_FOUND: no such task. FAILED_PRECONDITION: the task is not failed (the
+	// message names its status).
+	RetryTask(ctx context.Context, in *RetryTaskRequest, opts ...grpc.CallOption) (*RetryTaskResponse, error)
+	// Counts of tasks by status and the state of the queue, for dashboards and
+	// operators.
+	GetTaskStats(ctx context.Context, in *GetTaskStatsRequest, opts ...grpc.CallOption) (*GetTaskStatsResponse, error)
 	// Answers status "ok" when the service can reach its database, UNAVAILABLE
 	// when it cannot. gRPC tooling should prefer the standard grpc.health.v1
 	// service served on the same port; this RPC exists for the REST route.
@@ -69,6 +102,115 @@ func (c *taskServiceClient) CancelTask(ctx context.Context, in *CancelTaskReques
 	return out, nil
 }
 
+func (c *taskServiceClient) BatchCreateTasks(ctx context.Context, in *BatchCreateTasksRequest, opts ...grpc.CallOption) (*BatchCreateTasksResponse, error) {
+	out := new(BatchCreateTasksResponse)
+	err := c.cc.Invoke(ctx, "/taskproc.v1.TaskService/BatchCreateTasks", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *taskServiceClient) ListTasks(ctx context.Context, in *ListTasksRequest, opts ...grpc.CallOption) (*ListTasksResponse, error) {
+	out := new(ListTasksResponse)
+	err := c.cc.Invoke(ctx, "/taskproc.v1.TaskService/ListTasks", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *taskServiceClient) ListTaskEvents(ctx context.Context, in *ListTaskEventsRequest, opts ...grpc.CallOption) (*ListTaskEventsResponse, error) {
+	out := new(ListTaskEventsResponse)
+	err := c.cc.Invoke(ctx, "/taskproc.v1.TaskService/ListTaskEvents", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *taskServiceClient) WatchTask(ctx context.Context, in *WatchTaskRequest, opts ...grpc.CallOption) (TaskService_WatchTaskClient, error) {
+	stream, err := c.cc.NewStream(ctx, &_TaskService_serviceDesc.Streams[0], "/taskproc.v1.TaskService/WatchTask", opts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &taskServiceWatchTaskClient{stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+type TaskService_WatchTaskClient interface {
+	Recv() (*WatchTaskResponse, error)
+	grpc.ClientStream
+}
+
+type taskServiceWatchTaskClient struct {
+	grpc.ClientStream
+}
+
+func (x *taskServiceWatchTaskClient) Recv() (*WatchTaskResponse, error) {
+	m := new(WatchTaskResponse)
+	if err := x.ClientStream.RecvMsg(m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+func (c *taskServiceClient) WatchTasks(ctx context.Context, in *WatchTasksRequest, opts ...grpc.CallOption) (TaskService_WatchTasksClient, error) {
+	stream, err := c.cc.NewStream(ctx, &_TaskService_serviceDesc.Streams[1], "/taskproc.v1.TaskService/WatchTasks", opts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &taskServiceWatchTasksClient{stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+type TaskService_WatchTasksClient interface {
+	Recv() (*WatchTasksResponse, error)
+	grpc.ClientStream
+}
+
+type taskServiceWatchTasksClient struct {
+	grpc.ClientStream
+}
+
+func (x *taskServiceWatchTasksClient) Recv() (*WatchTasksResponse, error) {
+	m := new(WatchTasksResponse)
+	if err := x.ClientStream.RecvMsg(m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+func (c *taskServiceClient) RetryTask(ctx context.Context, in *RetryTaskRequest, opts ...grpc.CallOption) (*RetryTaskResponse, error) {
+	out := new(RetryTaskResponse)
+	err := c.cc.Invoke(ctx, "/taskproc.v1.TaskService/RetryTask", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *taskServiceClient) GetTaskStats(ctx context.Context, in *GetTaskStatsRequest, opts ...grpc.CallOption) (*GetTaskStatsResponse, error) {
+	out := new(GetTaskStatsResponse)
+	err := c.cc.Invoke(ctx, "/taskproc.v1.TaskService/GetTaskStats", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *taskServiceClient) CheckHealth(ctx context.Context, in *CheckHealthRequest, opts ...grpc.CallOption) (*CheckHealthResponse, error) {
 	out := new(CheckHealthResponse)
 	err := c.cc.Invoke(ctx, "/taskproc.v1.TaskService/CheckHealth", in, out, opts...)
@@ -90,9 +232,42 @@ type TaskServiceServer interface {
 	GetTask(context.Context, *GetTaskRequest) (*GetTaskResponse, error)
 	// Moves a pending or processing task to canceled; a processor working on it
 	// is told to stop. INVALID_ARGUMENT: task_id is not a UUID. NOT_FOUND: no
-	// such task. FAILED_PRECONDITION: the task is already completed or canceled
-	// (the message names the status).
+	// such task. FAILED_PRECONDITION: the task is already completed, canceled or
+	// failed (the message names the status).
 	CancelTask(context.Context, *CancelTaskRequest) (*CancelTaskResponse, error)
+	// Creates 1 to 1,000 tasks in one transaction, all or none; the answer lists
+	// them in request order. Each item takes the options of CreateTask.
+	// INVALID_ARGUMENT: no items, more than 1,000, or a bad item (the message
+	// names its index and field). ALREADY_EXISTS: an item's request_id was used
+	// with other content. UNAVAILABLE: the database cannot be reached.
+	BatchCreateTasks(context.Context, *BatchCreateTasksRequest) (*BatchCreateTasksResponse, error)
+	// Lists tasks newest first (created_at, then id, both descending), one page
+	// at a time, optionally of one status. INVALID_ARGUMENT: a negative
+	// page_size, or a page_token this service did not issue for these
+	// parameters.
+	ListTasks(context.Context, *ListTasksRequest) (*ListTasksResponse, error)
+	// The task's history, oldest first: one event per change of status, the
+	// creation included. INVALID_ARGUMENT: task_id is not a UUID. NOT_FOUND: no
+	// such task.
+	ListTaskEvents(context.Context, *ListTaskEventsRequest) (*ListTaskEventsResponse, error)
+	// Streams the task as it is now, then the task after each change of status,
+	// in commit order; the stream ends after a final status. INVALID_ARGUMENT:
+	// task_id is not a UUID. NOT_FOUND: no such task (before any message).
+	// RESOURCE_EXHAUSTED: too many watch streams. UNAVAILABLE: the service is
+	// shutting down, or the watcher fell too far behind (watch again).
+	WatchTask(*WatchTaskRequest, TaskService_WatchTaskServer) error
+	// Streams every change of status of the caller's tasks, optionally of one
+	// status, from the time of the call (for dashboards). Never ends by itself.
+	// RESOURCE_EXHAUSTED and UNAVAILABLE as for WatchTask.
+	WatchTasks(*WatchTasksRequest, TaskService_WatchTasksServer) error
+	// Moves a failed task back to pending with its attempts reset, and queues
+	// it again, in one transaction. INVALID_ARGUMENT: task_id is not a UUID.
+	// NOT_FOUND: no such task. FAILED_PRECONDITION: the task is not failed (the
+	// message names its status).
+	RetryTask(context.Context, *RetryTaskRequest) (*RetryTaskResponse, error)
+	// Counts of tasks by status and the state of the queue, for dashboards and
+	// operators.
+	GetTaskStats(context.Context, *GetTaskStatsRequest) (*GetTaskStatsResponse, error)
 	// Answers status "ok" when the service can reach its database, UNAVAILABLE
 	// when it cannot. gRPC tooling should prefer the standard grpc.health.v1
 	// service served on the same port; this RPC exists for the REST route.
@@ -112,6 +287,27 @@ func (UnimplementedTaskServiceServer) GetTask(context.Context, *GetTaskRequest) 
 }
 func (UnimplementedTaskServiceServer) CancelTask(context.Context, *CancelTaskRequest) (*CancelTaskResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method CancelTask not implemented")
+}
+func (UnimplementedTaskServiceServer) BatchCreateTasks(context.Context, *BatchCreateTasksRequest) (*BatchCreateTasksResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method BatchCreateTasks not implemented")
+}
+func (UnimplementedTaskServiceServer) ListTasks(context.Context, *ListTasksRequest) (*ListTasksResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ListTasks not implemented")
+}
+func (UnimplementedTaskServiceServer) ListTaskEvents(context.Context, *ListTaskEventsRequest) (*ListTaskEventsResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ListTaskEvents not implemented")
+}
+func (UnimplementedTaskServiceServer) WatchTask(*WatchTaskRequest, TaskService_WatchTaskServer) error {
+	return status.Errorf(codes.Unimplemented, "method WatchTask not implemented")
+}
+func (UnimplementedTaskServiceServer) WatchTasks(*WatchTasksRequest, TaskService_WatchTasksServer) error {
+	return status.Errorf(codes.Unimplemented, "method WatchTasks not implemented")
+}
+func (UnimplementedTaskServiceServer) RetryTask(context.Context, *RetryTaskRequest) (*RetryTaskResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method RetryTask not implemented")
+}
+func (UnimplementedTaskServiceServer) GetTaskStats(context.Context, *GetTaskStatsRequest) (*GetTaskStatsResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method GetTaskStats not implemented")
 }
 func (UnimplementedTaskServiceServer) CheckHealth(context.Context, *CheckHealthRequest) (*CheckHealthResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method CheckHealth not implemented")
@@ -183,6 +379,138 @@ func _TaskService_CancelTask_Handler(srv interface{}, ctx context.Context, dec f
 	return interceptor(ctx, in, info, handler)
 }
 
+func _TaskService_BatchCreateTasks_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(BatchCreateTasksRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TaskServiceServer).BatchCreateTasks(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/taskproc.v1.TaskService/BatchCreateTasks",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TaskServiceServer).BatchCreateTasks(ctx, req.(*BatchCreateTasksRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _TaskService_ListTasks_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListTasksRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TaskServiceServer).ListTasks(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/taskproc.v1.TaskService/ListTasks",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TaskServiceServer).ListTasks(ctx, req.(*ListTasksRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _TaskService_ListTaskEvents_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListTaskEventsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TaskServiceServer).ListTaskEvents(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/taskproc.v1.TaskService/ListTaskEvents",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TaskServiceServer).ListTaskEvents(ctx, req.(*ListTaskEventsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _TaskService_WatchTask_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(WatchTaskRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(TaskServiceServer).WatchTask(m, &taskServiceWatchTaskServer{stream})
+}
+
+type TaskService_WatchTaskServer interface {
+	Send(*WatchTaskResponse) error
+	grpc.ServerStream
+}
+
+type taskServiceWatchTaskServer struct {
+	grpc.ServerStream
+}
+
+func (x *taskServiceWatchTaskServer) Send(m *WatchTaskResponse) error {
+	return x.ServerStream.SendMsg(m)
+}
+
+func _TaskService_WatchTasks_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(WatchTasksRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(TaskServiceServer).WatchTasks(m, &taskServiceWatchTasksServer{stream})
+}
+
+type TaskService_WatchTasksServer interface {
+	Send(*WatchTasksResponse) error
+	grpc.ServerStream
+}
+
+type taskServiceWatchTasksServer struct {
+	grpc.ServerStream
+}
+
+func (x *taskServiceWatchTasksServer) Send(m *WatchTasksResponse) error {
+	return x.ServerStream.SendMsg(m)
+}
+
+func _TaskService_RetryTask_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RetryTaskRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TaskServiceServer).RetryTask(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/taskproc.v1.TaskService/RetryTask",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TaskServiceServer).RetryTask(ctx, req.(*RetryTaskRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _TaskService_GetTaskStats_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetTaskStatsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TaskServiceServer).GetTaskStats(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/taskproc.v1.TaskService/GetTaskStats",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TaskServiceServer).GetTaskStats(ctx, req.(*GetTaskStatsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _TaskService_CheckHealth_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(CheckHealthRequest)
 	if err := dec(in); err != nil {
@@ -218,10 +546,41 @@ var _TaskService_serviceDesc = grpc.ServiceDesc{
 			Handler:    _TaskService_CancelTask_Handler,
 		},
 		{
+			MethodName: "BatchCreateTasks",
+			Handler:    _TaskService_BatchCreateTasks_Handler,
+		},
+		{
+			MethodName: "ListTasks",
+			Handler:    _TaskService_ListTasks_Handler,
+		},
+		{
+			MethodName: "ListTaskEvents",
+			Handler:    _TaskService_ListTaskEvents_Handler,
+		},
+		{
+			MethodName: "RetryTask",
+			Handler:    _TaskService_RetryTask_Handler,
+		},
+		{
+			MethodName: "GetTaskStats",
+			Handler:    _TaskService_GetTaskStats_Handler,
+		},
+		{
 			MethodName: "CheckHealth",
 			Handler:    _TaskService_CheckHealth_Handler,
 		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "WatchTask",
+			Handler:       _TaskService_WatchTask_Handler,
+			ServerStreams: true,
+		},
+		{
+			StreamName:    "WatchTasks",
+			Handler:       _TaskService_WatchTasks_Handler,
+			ServerStreams: true,
+		},
+	},
 	Metadata: "taskproc/v1/task.proto",
 }

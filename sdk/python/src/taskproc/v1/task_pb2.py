@@ -12,10 +12,11 @@ _sym_db = _symbol_database.Default()
 
 
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
+from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16taskproc/v1/task.proto\x12\x0btaskproc.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd7\x01\n\x04Task\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n\x07\x63ontent\x18\x02 \x01(\tR\x07\x63ontent\x12/\n\x06status\x18\x03 \x01(\x0e\x32\x17.taskproc.v1.TaskStatusR\x06status\x12\x39\n\ncreated_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tcreatedAt\x12\x39\n\nupdated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tupdatedAt\"-\n\x11\x43reateTaskRequest\x12\x18\n\x07\x63ontent\x18\x01 \x01(\tR\x07\x63ontent\";\n\x12\x43reateTaskResponse\x12%\n\x04task\x18\x01 \x01(\x0b\x32\x11.taskproc.v1.TaskR\x04task\")\n\x0eGetTaskRequest\x12\x17\n\x07task_id\x18\x01 \x01(\tR\x06taskId\"8\n\x0fGetTaskResponse\x12%\n\x04task\x18\x01 \x01(\x0b\x32\x11.taskproc.v1.TaskR\x04task\",\n\x11\x43\x61ncelTaskRequest\x12\x17\n\x07task_id\x18\x01 \x01(\tR\x06taskId\";\n\x12\x43\x61ncelTaskResponse\x12%\n\x04task\x18\x01 \x01(\x0b\x32\x11.taskproc.v1.TaskR\x04task\"\x14\n\x12\x43heckHealthRequest\"-\n\x13\x43heckHealthResponse\x12\x16\n\x06status\x18\x01 \x01(\tR\x06status*\x93\x01\n\nTaskStatus\x12\x1b\n\x17TASK_STATUS_UNSPECIFIED\x10\x00\x12\x17\n\x13TASK_STATUS_PENDING\x10\x01\x12\x1a\n\x16TASK_STATUS_PROCESSING\x10\x02\x12\x19\n\x15TASK_STATUS_COMPLETED\x10\x03\x12\x18\n\x14TASK_STATUS_CANCELED\x10\x04\x32\x9f\x03\n\x0bTaskService\x12_\n\nCreateTask\x12\x1e.taskproc.v1.CreateTaskRequest\x1a\x1f.taskproc.v1.CreateTaskResponse\"\x10\x82\xd3\xe4\x93\x02\n:\x01*\"\x05/task\x12]\n\x07GetTask\x12\x1b.taskproc.v1.GetTaskRequest\x1a\x1c.taskproc.v1.GetTaskResponse\"\x17\x82\xd3\xe4\x93\x02\x11\x12\x0f/task/{task_id}\x12m\n\nCancelTask\x12\x1e.taskproc.v1.CancelTaskRequest\x1a\x1f.taskproc.v1.CancelTaskResponse\"\x1e\x82\xd3\xe4\x93\x02\x18\x32\x16/task/{task_id}/cancel\x12\x61\n\x0b\x43heckHealth\x12\x1f.taskproc.v1.CheckHealthRequest\x1a .taskproc.v1.CheckHealthResponse\"\x0f\x82\xd3\xe4\x93\x02\t\x12\x07/healthb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16taskproc/v1/task.proto\x12\x0btaskproc.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xbd\x02\n\x04Task\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n\x07\x63ontent\x18\x02 \x01(\tR\x07\x63ontent\x12/\n\x06status\x18\x03 \x01(\x0e\x32\x17.taskproc.v1.TaskStatusR\x06status\x12\x39\n\ncreated_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tcreatedAt\x12\x39\n\nupdated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tupdatedAt\x12?\n\rschedule_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x0cscheduleTime\x12\x19\n\x05\x65rror\x18\x07 \x01(\tH\x00R\x05\x65rror\x88\x01\x01\x42\x08\n\x06_error\"\x8d\x01\n\x11\x43reateTaskRequest\x12\x18\n\x07\x63ontent\x18\x01 \x01(\tR\x07\x63ontent\x12\x1d\n\nrequest_id\x18\x02 \x01(\tR\trequestId\x12?\n\rschedule_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x0cscheduleTime\";\n\x12\x43reateTaskResponse\x12%\n\x04task\x18\x01 \x01(\x0b\x32\x11.taskproc.v1.TaskR\x04task\")\n\x0eGetTaskRequest\x12\x17\n\x07task_id\x18\x01 \x01(\tR\x06taskId\"8\n\x0fGetTaskResponse\x12%\n\x04task\x18\x01 \x01(\x0b\x32\x11.taskproc.v1.TaskR\x04task\",\n\x11\x43\x61ncelTaskRequest\x12\x17\n\x07task_id\x18\x01 \x01(\tR\x06taskId\";\n\x12\x43\x61ncelTaskResponse\x12%\n\x04task\x18\x01 \x01(\x0b\x32\x11.taskproc.v1.TaskR\x04task\"\x14\n\x12\x43heckHealthRequest\"-\n\x13\x43heckHealthResponse\x12\x16\n\x06status\x18\x01 \x01(\tR\x06status\"U\n\x17\x42\x61tchCreateTasksRequest\x12:\n\x08requests\x18\x01 \x03(\x0b\x32\x1e.taskproc.v1.CreateTaskRequestR\x08requests\"C\n\x18\x42\x61tchCreateTasksResponse\x12\'\n\x05tasks\x18\x01 \x03(\x0b\x32\x11.taskproc.v1.TaskR\x05tasks\"\x7f\n\x10ListTasksRequest\x12\x1b\n\tpage_size\x18\x01 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x02 \x01(\tR\tpageToken\x12/\n\x06status\x18\x03 \x01(\x0e\x32\x17.taskproc.v1.TaskStatusR\x06status\"d\n\x11ListTasksResponse\x12\'\n\x05tasks\x18\x01 \x03(\x0b\x32\x11.taskproc.v1.TaskR\x05tasks\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xa7\x01\n\tTaskEvent\x12/\n\x06status\x18\x01 \x01(\x0e\x32\x17.taskproc.v1.TaskStatusR\x06status\x12\x18\n\x07\x61ttempt\x18\x02 \x01(\x05R\x07\x61ttempt\x12*\n\x02\x61t\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x02\x61t\x12\x19\n\x05\x65rror\x18\x04 \x01(\tH\x00R\x05\x65rror\x88\x01\x01\x42\x08\n\x06_error\"0\n\x15ListTaskEventsRequest\x12\x17\n\x07task_id\x18\x01 \x01(\tR\x06taskId\"H\n\x16ListTaskEventsResponse\x12.\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x16.taskproc.v1.TaskEventR\x06\x65vents\"+\n\x10WatchTaskRequest\x12\x17\n\x07task_id\x18\x01 \x01(\tR\x06taskId\":\n\x11WatchTaskResponse\x12%\n\x04task\x18\x01 \x01(\x0b\x32\x11.taskproc.v1.TaskR\x04task\"D\n\x11WatchTasksRequest\x12/\n\x06status\x18\x01 \x01(\x0e\x32\x17.taskproc.v1.TaskStatusR\x06status\";\n\x12WatchTasksResponse\x12%\n\x04task\x18\x01 \x01(\x0b\x32\x11.taskproc.v1.TaskR\x04task\"+\n\x10RetryTaskRequest\x12\x17\n\x07task_id\x18\x01 \x01(\tR\x06taskId\":\n\x11RetryTaskResponse\x12%\n\x04task\x18\x01 \x01(\x0b\x32\x11.taskproc.v1.TaskR\x04task\"\x15\n\x13GetTaskStatsRequest\"X\n\x0fTaskStatusCount\x12/\n\x06status\x18\x01 \x01(\x0e\x32\x17.taskproc.v1.TaskStatusR\x06status\x12\x14\n\x05\x63ount\x18\x02 \x01(\x03R\x05\x63ount\"\x86\x02\n\x14GetTaskStatsResponse\x12\x34\n\x06\x63ounts\x18\x01 \x03(\x0b\x32\x1c.taskproc.v1.TaskStatusCountR\x06\x63ounts\x12%\n\x0eoutbox_backlog\x18\x02 \x01(\x03R\routboxBacklog\x12L\n\x15oldest_due_outbox_age\x18\x03 \x01(\x0b\x32\x19.google.protobuf.DurationR\x12oldestDueOutboxAge\x12#\n\rdead_lettered\x18\x04 \x01(\x03R\x0c\x64\x65\x61\x64Lettered\x12\x1e\n\nprocessors\x18\x05 \x01(\x05R\nprocessors*\xab\x01\n\nTaskStatus\x12\x1b\n\x17TASK_STATUS_UNSPECIFIED\x10\x00\x12\x17\n\x13TASK_STATUS_PENDING\x10\x01\x12\x1a\n\x16TASK_STATUS_PROCESSING\x10\x02\x12\x19\n\x15TASK_STATUS_COMPLETED\x10\x03\x12\x18\n\x14TASK_STATUS_CANCELED\x10\x04\x12\x16\n\x12TASK_STATUS_FAILED\x10\x05\x32\x84\t\n\x0bTaskService\x12_\n\nCreateTask\x12\x1e.taskproc.v1.CreateTaskRequest\x1a\x1f.taskproc.v1.CreateTaskResponse\"\x10\x82\xd3\xe4\x93\x02\n:\x01*\"\x05/task\x12]\n\x07GetTask\x12\x1b.taskproc.v1.GetTaskRequest\x1a\x1c.taskproc.v1.GetTaskResponse\"\x17\x82\xd3\xe4\x93\x02\x11\x12\x0f/task/{task_id}\x12m\n\nCancelTask\x12\x1e.taskproc.v1.CancelTaskRequest\x1a\x1f.taskproc.v1.CancelTaskResponse\"\x1e\x82\xd3\xe4\x93\x02\x18\x32\x16/task/{task_id}/cancel\x12~\n\x10\x42\x61tchCreateTasks\x12$.taskproc.v1.BatchCreateTasksRequest\x1a%.taskproc.v1.BatchCreateTasksResponse\"\x1d\x82\xd3\xe4\x93\x02\x17:\x01*\"\x12/tasks:batchCreate\x12Z\n\tListTasks\x12\x1d.taskproc.v1.ListTasksRequest\x1a\x1e.taskproc.v1.ListTasksResponse\"\x0e\x82\xd3\xe4\x93\x02\x08\x12\x06/tasks\x12y\n\x0eListTaskEvents\x12\".taskproc.v1.ListTaskEventsRequest\x1a#.taskproc.v1.ListTaskEventsResponse\"\x1e\x82\xd3\xe4\x93\x02\x18\x12\x16/task/{task_id}/events\x12k\n\tWatchTask\x12\x1d.taskproc.v1.WatchTaskRequest\x1a\x1e.taskproc.v1.WatchTaskResponse\"\x1d\x82\xd3\xe4\x93\x02\x17\x12\x15/task/{task_id}/watch0\x01\x12O\n\nWatchTasks\x12\x1e.taskproc.v1.WatchTasksRequest\x1a\x1f.taskproc.v1.WatchTasksResponse0\x01\x12i\n\tRetryTask\x12\x1d.taskproc.v1.RetryTaskRequest\x1a\x1e.taskproc.v1.RetryTaskResponse\"\x1d\x82\xd3\xe4\x93\x02\x17\x32\x15/task/{task_id}/retry\x12\x63\n\x0cGetTaskStats\x12 .taskproc.v1.GetTaskStatsRequest\x1a!.taskproc.v1.GetTaskStatsResponse\"\x0e\x82\xd3\xe4\x93\x02\x08\x12\x06/stats\x12\x61\n\x0b\x43heckHealth\x12\x1f.taskproc.v1.CheckHealthRequest\x1a .taskproc.v1.CheckHealthResponse\"\x0f\x82\xd3\xe4\x93\x02\t\x12\x07/healthb\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'taskproc.v1.task_pb2', globals())
@@ -28,28 +29,72 @@ if _descriptor._USE_C_DESCRIPTORS == False:
   _TASKSERVICE.methods_by_name['GetTask']._serialized_options = b'\202\323\344\223\002\021\022\017/task/{task_id}'
   _TASKSERVICE.methods_by_name['CancelTask']._options = None
   _TASKSERVICE.methods_by_name['CancelTask']._serialized_options = b'\202\323\344\223\002\0302\026/task/{task_id}/cancel'
+  _TASKSERVICE.methods_by_name['BatchCreateTasks']._options = None
+  _TASKSERVICE.methods_by_name['BatchCreateTasks']._serialized_options = b'\202\323\344\223\002\027:\001*\"\022/tasks:batchCreate'
+  _TASKSERVICE.methods_by_name['ListTasks']._options = None
+  _TASKSERVICE.methods_by_name['ListTasks']._serialized_options = b'\202\323\344\223\002\010\022\006/tasks'
+  _TASKSERVICE.methods_by_name['ListTaskEvents']._options = None
+  _TASKSERVICE.methods_by_name['ListTaskEvents']._serialized_options = b'\202\323\344\223\002\030\022\026/task/{task_id}/events'
+  _TASKSERVICE.methods_by_name['WatchTask']._options = None
+  _TASKSERVICE.methods_by_name['WatchTask']._serialized_options = b'\202\323\344\223\002\027\022\025/task/{task_id}/watch'
+  _TASKSERVICE.methods_by_name['RetryTask']._options = None
+  _TASKSERVICE.methods_by_name['RetryTask']._serialized_options = b'\202\323\344\223\002\0272\025/task/{task_id}/retry'
+  _TASKSERVICE.methods_by_name['GetTaskStats']._options = None
+  _TASKSERVICE.methods_by_name['GetTaskStats']._serialized_options = b'\202\323\344\223\002\010\022\006/stats'
   _TASKSERVICE.methods_by_name['CheckHealth']._options = None
   _TASKSERVICE.methods_by_name['CheckHealth']._serialized_options = b'\202\323\344\223\002\t\022\007/health'
-  _TASKSTATUS._serialized_start=706
-  _TASKSTATUS._serialized_end=853
-  _TASK._serialized_start=103
-  _TASK._serialized_end=318
-  _CREATETASKREQUEST._serialized_start=320
-  _CREATETASKREQUEST._serialized_end=365
-  _CREATETASKRESPONSE._serialized_start=367
-  _CREATETASKRESPONSE._serialized_end=426
-  _GETTASKREQUEST._serialized_start=428
-  _GETTASKREQUEST._serialized_end=469
-  _GETTASKRESPONSE._serialized_start=471
-  _GETTASKRESPONSE._serialized_end=527
-  _CANCELTASKREQUEST._serialized_start=529
-  _CANCELTASKREQUEST._serialized_end=573
-  _CANCELTASKRESPONSE._serialized_start=575
-  _CANCELTASKRESPONSE._serialized_end=634
-  _CHECKHEALTHREQUEST._serialized_start=636
-  _CHECKHEALTHREQUEST._serialized_end=656
-  _CHECKHEALTHRESPONSE._serialized_start=658
-  _CHECKHEALTHRESPONSE._serialized_end=703
-  _TASKSERVICE._serialized_start=856
-  _TASKSERVICE._serialized_end=1271
+  _TASKSTATUS._serialized_start=2337
+  _TASKSTATUS._serialized_end=2508
+  _TASK._serialized_start=135
+  _TASK._serialized_end=452
+  _CREATETASKREQUEST._serialized_start=455
+  _CREATETASKREQUEST._serialized_end=596
+  _CREATETASKRESPONSE._serialized_start=598
+  _CREATETASKRESPONSE._serialized_end=657
+  _GETTASKREQUEST._serialized_start=659
+  _GETTASKREQUEST._serialized_end=700
+  _GETTASKRESPONSE._serialized_start=702
+  _GETTASKRESPONSE._serialized_end=758
+  _CANCELTASKREQUEST._serialized_start=760
+  _CANCELTASKREQUEST._serialized_end=804
+  _CANCELTASKRESPONSE._serialized_start=806
+  _CANCELTASKRESPONSE._serialized_end=865
+  _CHECKHEALTHREQUEST._serialized_start=867
+  _CHECKHEALTHREQUEST._serialized_end=887
+  _CHECKHEALTHRESPONSE._serialized_start=889
+  _CHECKHEALTHRESPONSE._serialized_end=934
+  _BATCHCREATETASKSREQUEST._serialized_start=936
+  _BATCHCREATETASKSREQUEST._serialized_end=1021
+  _BATCHCREATETASKSRESPONSE._serialized_start=1023
+  _BATCHCREATETASKSRESPONSE._serialized_end=1090
+  _LISTTASKSREQUEST._serialized_start=1092
+  _LISTTASKSREQUEST._serialized_end=1219
+  _LISTTASKSRESPONSE._serialized_start=1221
+  _LISTTASKSRESPONSE._serialized_end=1321
+  _TASKEVENT._serialized_start=1324
+  _TASKEVENT._serialized_end=1491
+  _LISTTASKEVENTSREQUEST._serialized_start=1493
+  _LISTTASKEVENTSREQUEST._serialized_end=1541
+  _LISTTASKEVENTSRESPONSE._serialized_start=1543
+  _LISTTASKEVENTSRESPONSE._serialized_end=1615
+  _WATCHTASKREQUEST._serialized_start=1617
+  _WATCHTASKREQUEST._serialized_end=1660
+  _WATCHTASKRESPONSE._serialized_start=1662
+  _WATCHTASKRESPONSE._serialized_end=1720
+  _WATCHTASKSREQUEST._serialized_start=1722
+  _WATCHTASKSREQUEST._serialized_end=1790
+  _WATCHTASKSRESPONSE._serialized_start=1792
+  _WATCHTASKSRESPONSE._serialized_end=1851
+  _RETRYTASKREQUEST._serialized_start=1853
+  _RETRYTASKREQUEST._serialized_end=1896
+  _RETRYTASKRESPONSE._serialized_start=1898
+  _RETRYTASKRESPONSE._serialized_end=1956
+  _GETTASKSTATSREQUEST._serialized_start=1958
+  _GETTASKSTATSREQUEST._serialized_end=1979
+  _TASKSTATUSCOUNT._serialized_start=1981
+  _TASKSTATUSCOUNT._serialized_end=2069
+  _GETTASKSTATSRESPONSE._serialized_start=2072
+  _GETTASKSTATSRESPONSE._serialized_end=2334
+  _TASKSERVICE._serialized_start=2511
+  _TASKSERVICE._serialized_end=3667
 # @@protoc_insertion_point(module_scope)

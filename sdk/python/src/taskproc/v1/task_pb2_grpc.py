@@ -35,6 +35,41 @@ class TaskServiceStub(object):
                 request_serializer=taskproc_dot_v1_dot_task__pb2.CancelTaskRequest.SerializeToString,
                 response_deserializer=taskproc_dot_v1_dot_task__pb2.CancelTaskResponse.FromString,
                 )
+        self.BatchCreateTasks = channel.unary_unary(
+                '/taskproc.v1.TaskService/BatchCreateTasks',
+                request_serializer=taskproc_dot_v1_dot_task__pb2.BatchCreateTasksRequest.SerializeToString,
+                response_deserializer=taskproc_dot_v1_dot_task__pb2.BatchCreateTasksResponse.FromString,
+                )
+        self.ListTasks = channel.unary_unary(
+                '/taskproc.v1.TaskService/ListTasks',
+                request_serializer=taskproc_dot_v1_dot_task__pb2.ListTasksRequest.SerializeToString,
+                response_deserializer=taskproc_dot_v1_dot_task__pb2.ListTasksResponse.FromString,
+                )
+        self.ListTaskEvents = channel.unary_unary(
+                '/taskproc.v1.TaskService/ListTaskEvents',
+                request_serializer=taskproc_dot_v1_dot_task__pb2.ListTaskEventsRequest.SerializeToString,
+                response_deserializer=taskproc_dot_v1_dot_task__pb2.ListTaskEventsResponse.FromString,
+                )
+        self.WatchTask = channel.unary_stream(
+                '/taskproc.v1.TaskService/WatchTask',
+                request_serializer=taskproc_dot_v1_dot_task__pb2.WatchTaskRequest.SerializeToString,
+                response_deserializer=taskproc_dot_v1_dot_task__pb2.WatchTaskResponse.FromString,
+                )
+        self.WatchTasks = channel.unary_stream(
+                '/taskproc.v1.TaskService/WatchTasks',
+                request_serializer=taskproc_dot_v1_dot_task__pb2.WatchTasksRequest.SerializeToString,
+                response_deserializer=taskproc_dot_v1_dot_task__pb2.WatchTasksResponse.FromString,
+                )
+        self.RetryTask = channel.unary_unary(
+                '/taskproc.v1.TaskService/RetryTask',
+                request_serializer=taskproc_dot_v1_dot_task__pb2.RetryTaskRequest.SerializeToString,
+                response_deserializer=taskproc_dot_v1_dot_task__pb2.RetryTaskResponse.FromString,
+                )
+        self.GetTaskStats = channel.unary_unary(
+                '/taskproc.v1.TaskService/GetTaskStats',
+                request_serializer=taskproc_dot_v1_dot_task__pb2.GetTaskStatsRequest.SerializeToString,
+                response_deserializer=taskproc_dot_v1_dot_task__pb2.GetTaskStatsResponse.FromString,
+                )
         self.CheckHealth = channel.unary_unary(
                 '/taskproc.v1.TaskService/CheckHealth',
                 request_serializer=taskproc_dot_v1_dot_task__pb2.CheckHealthRequest.SerializeToString,
@@ -70,8 +105,76 @@ class TaskServiceServicer(object):
     def CancelTask(self, request, context):
         """Moves a pending or processing task to canceled; a processor working on it
         is told to stop. INVALID_ARGUMENT: task_id is not a UUID. NOT_FOUND: no
-        such task. FAILED_PRECONDITION: the task is already completed or canceled
-        (the message names the status).
+        such task. FAILED_PRECONDITION: the task is already completed, canceled or
+        failed (the message names the status).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def BatchCreateTasks(self, request, context):
+        """Creates 1 to 1,000 tasks in one transaction, all or none; the answer lists
+        them in request order. Each item takes the options of CreateTask.
+        INVALID_ARGUMENT: no items, more than 1,000, or a bad item (the message
+        names its index and field). ALREADY_EXISTS: an item's request_id was used
+        with other content. UNAVAILABLE: the database cannot be reached.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListTasks(self, request, context):
+        """Lists tasks newest first (created_at, then id, both descending), one page
+        at a time, optionally of one status. INVALID_ARGUMENT: a negative
+        page_size, or a page_token this service did not issue for these
+        parameters.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListTaskEvents(self, request, context):
+        """The task's history, oldest first: one event per change of status, the
+        creation included. INVALID_ARGUMENT: task_id is not a UUID. NOT_FOUND: no
+        such task.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WatchTask(self, request, context):
+        """Streams the task as it is now, then the task after each change of status,
+        in commit order; the stream ends after a final status. INVALID_ARGUMENT:
+        task_id is not a UUID. NOT_FOUND: no such task (before any message).
+        RESOURCE_EXHAUSTED: too many watch streams. UNAVAILABLE: the service is
+        shutting down, or the watcher fell too far behind (watch again).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WatchTasks(self, request, context):
+        """Streams every change of status of the caller's tasks, optionally of one
+        status, from the time of the call (for dashboards). Never ends by itself.
+        RESOURCE_EXHAUSTED and UNAVAILABLE as for WatchTask.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RetryTask(self, request, context):
+        """Moves a failed task back to pending with its attempts reset, and queues
+        it again, in one transaction. INVALID_ARGUMENT: task_id is not a UUID.
+        NOT_FOUND: no such task. FAILED_PRECONDITION: the task is not failed (the
+        message names its status).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetTaskStats(self, request, context):
+        """Counts of tasks by status and the state of the queue, for dashboards and
+        operators.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -103,6 +206,41 @@ def add_TaskServiceServicer_to_server(servicer, server):
                     servicer.CancelTask,
                     request_deserializer=taskproc_dot_v1_dot_task__pb2.CancelTaskRequest.FromString,
                     response_serializer=taskproc_dot_v1_dot_task__pb2.CancelTaskResponse.SerializeToString,
+            ),
+            'BatchCreateTasks': grpc.unary_unary_rpc_method_handler(
+                    servicer.BatchCreateTasks,
+                    request_deserializer=taskproc_dot_v1_dot_task__pb2.BatchCreateTasksRequest.FromString,
+                    response_serializer=taskproc_dot_v1_dot_task__pb2.BatchCreateTasksResponse.SerializeToString,
+            ),
+            'ListTasks': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListTasks,
+                    request_deserializer=taskproc_dot_v1_dot_task__pb2.ListTasksRequest.FromString,
+                    response_serializer=taskproc_dot_v1_dot_task__pb2.ListTasksResponse.SerializeToString,
+            ),
+            'ListTaskEvents': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListTaskEvents,
+                    request_deserializer=taskproc_dot_v1_dot_task__pb2.ListTaskEventsRequest.FromString,
+                    response_serializer=taskproc_dot_v1_dot_task__pb2.ListTaskEventsResponse.SerializeToString,
+            ),
+            'WatchTask': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchTask,
+                    request_deserializer=taskproc_dot_v1_dot_task__pb2.WatchTaskRequest.FromString,
+                    response_serializer=taskproc_dot_v1_dot_task__pb2.WatchTaskResponse.SerializeToString,
+            ),
+            'WatchTasks': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchTasks,
+                    request_deserializer=taskproc_dot_v1_dot_task__pb2.WatchTasksRequest.FromString,
+                    response_serializer=taskproc_dot_v1_dot_task__pb2.WatchTasksResponse.SerializeToString,
+            ),
+            'RetryTask': grpc.unary_unary_rpc_method_handler(
+                    servicer.RetryTask,
+                    request_deserializer=taskproc_dot_v1_dot_task__pb2.RetryTaskRequest.FromString,
+                    response_serializer=taskproc_dot_v1_dot_task__pb2.RetryTaskResponse.SerializeToString,
+            ),
+            'GetTaskStats': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetTaskStats,
+                    request_deserializer=taskproc_dot_v1_dot_task__pb2.GetTaskStatsRequest.FromString,
+                    response_serializer=taskproc_dot_v1_dot_task__pb2.GetTaskStatsResponse.SerializeToString,
             ),
             'CheckHealth': grpc.unary_unary_rpc_method_handler(
                     servicer.CheckHealth,
@@ -173,6 +311,125 @@ class TaskService(object):
         return grpc.experimental.unary_unary(request, target, '/taskproc.v1.TaskService/CancelTask',
             taskproc_dot_v1_dot_task__pb2.CancelTaskRequest.SerializeToString,
             taskproc_dot_v1_dot_task__pb2.CancelTaskResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def BatchCreateTasks(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/taskproc.v1.TaskService/BatchCreateTasks',
+            taskproc_dot_v1_dot_task__pb2.BatchCreateTasksRequest.SerializeToString,
+            taskproc_dot_v1_dot_task__pb2.BatchCreateTasksResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def ListTasks(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/taskproc.v1.TaskService/ListTasks',
+            taskproc_dot_v1_dot_task__pb2.ListTasksRequest.SerializeToString,
+            taskproc_dot_v1_dot_task__pb2.ListTasksResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def ListTaskEvents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/taskproc.v1.TaskService/ListTaskEvents',
+            taskproc_dot_v1_dot_task__pb2.ListTaskEventsRequest.SerializeToString,
+            taskproc_dot_v1_dot_task__pb2.ListTaskEventsResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def WatchTask(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(request, target, '/taskproc.v1.TaskService/WatchTask',
+            taskproc_dot_v1_dot_task__pb2.WatchTaskRequest.SerializeToString,
+            taskproc_dot_v1_dot_task__pb2.WatchTaskResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def WatchTasks(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(request, target, '/taskproc.v1.TaskService/WatchTasks',
+            taskproc_dot_v1_dot_task__pb2.WatchTasksRequest.SerializeToString,
+            taskproc_dot_v1_dot_task__pb2.WatchTasksResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def RetryTask(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/taskproc.v1.TaskService/RetryTask',
+            taskproc_dot_v1_dot_task__pb2.RetryTaskRequest.SerializeToString,
+            taskproc_dot_v1_dot_task__pb2.RetryTaskResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def GetTaskStats(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/taskproc.v1.TaskService/GetTaskStats',
+            taskproc_dot_v1_dot_task__pb2.GetTaskStatsRequest.SerializeToString,
+            taskproc_dot_v1_dot_task__pb2.GetTaskStatsResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
 

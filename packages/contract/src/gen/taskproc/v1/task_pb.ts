@@ -5,15 +5,15 @@
 import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import { file_google_api_annotations } from "../../google/api/annotations_pb.js";
-import type { Timestamp } from "@bufbuild/protobuf/wkt";
-import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { Duration, Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_duration, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file taskproc/v1/task.proto.
  */
 export const file_taskproc_v1_task: GenFile = /*@__PURE__*/
-  fileDesc("ChZ0YXNrcHJvYy92MS90YXNrLnByb3RvEgt0YXNrcHJvYy52MSKsAQoEVGFzaxIKCgJpZBgBIAEoCRIPCgdjb250ZW50GAIgASgJEicKBnN0YXR1cxgDIAEoDjIXLnRhc2twcm9jLnYxLlRhc2tTdGF0dXMSLgoKY3JlYXRlZF9hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKdXBkYXRlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiJAoRQ3JlYXRlVGFza1JlcXVlc3QSDwoHY29udGVudBgBIAEoCSI1ChJDcmVhdGVUYXNrUmVzcG9uc2USHwoEdGFzaxgBIAEoCzIRLnRhc2twcm9jLnYxLlRhc2siIQoOR2V0VGFza1JlcXVlc3QSDwoHdGFza19pZBgBIAEoCSIyCg9HZXRUYXNrUmVzcG9uc2USHwoEdGFzaxgBIAEoCzIRLnRhc2twcm9jLnYxLlRhc2siJAoRQ2FuY2VsVGFza1JlcXVlc3QSDwoHdGFza19pZBgBIAEoCSI1ChJDYW5jZWxUYXNrUmVzcG9uc2USHwoEdGFzaxgBIAEoCzIRLnRhc2twcm9jLnYxLlRhc2siFAoSQ2hlY2tIZWFsdGhSZXF1ZXN0IiUKE0NoZWNrSGVhbHRoUmVzcG9uc2USDgoGc3RhdHVzGAEgASgJKpMBCgpUYXNrU3RhdHVzEhsKF1RBU0tfU1RBVFVTX1VOU1BFQ0lGSUVEEAASFwoTVEFTS19TVEFUVVNfUEVORElORxABEhoKFlRBU0tfU1RBVFVTX1BST0NFU1NJTkcQAhIZChVUQVNLX1NUQVRVU19DT01QTEVURUQQAxIYChRUQVNLX1NUQVRVU19DQU5DRUxFRBAEMp8DCgtUYXNrU2VydmljZRJfCgpDcmVhdGVUYXNrEh4udGFza3Byb2MudjEuQ3JlYXRlVGFza1JlcXVlc3QaHy50YXNrcHJvYy52MS5DcmVhdGVUYXNrUmVzcG9uc2UiEILT5JMCCjoBKiIFL3Rhc2sSXQoHR2V0VGFzaxIbLnRhc2twcm9jLnYxLkdldFRhc2tSZXF1ZXN0GhwudGFza3Byb2MudjEuR2V0VGFza1Jlc3BvbnNlIheC0+STAhESDy90YXNrL3t0YXNrX2lkfRJtCgpDYW5jZWxUYXNrEh4udGFza3Byb2MudjEuQ2FuY2VsVGFza1JlcXVlc3QaHy50YXNrcHJvYy52MS5DYW5jZWxUYXNrUmVzcG9uc2UiHoLT5JMCGDIWL3Rhc2sve3Rhc2tfaWR9L2NhbmNlbBJhCgtDaGVja0hlYWx0aBIfLnRhc2twcm9jLnYxLkNoZWNrSGVhbHRoUmVxdWVzdBogLnRhc2twcm9jLnYxLkNoZWNrSGVhbHRoUmVzcG9uc2UiD4LT5JMCCRIHL2hlYWx0aGIGcHJvdG8z", [file_google_api_annotations, file_google_protobuf_timestamp]);
+  fileDesc("ChZ0YXNrcHJvYy92MS90YXNrLnByb3RvEgt0YXNrcHJvYy52MSL9AQoEVGFzaxIKCgJpZBgBIAEoCRIPCgdjb250ZW50GAIgASgJEicKBnN0YXR1cxgDIAEoDjIXLnRhc2twcm9jLnYxLlRhc2tTdGF0dXMSLgoKY3JlYXRlZF9hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKdXBkYXRlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMQoNc2NoZWR1bGVfdGltZRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoFZXJyb3IYByABKAlIAIgBAUIICgZfZXJyb3IiawoRQ3JlYXRlVGFza1JlcXVlc3QSDwoHY29udGVudBgBIAEoCRISCgpyZXF1ZXN0X2lkGAIgASgJEjEKDXNjaGVkdWxlX3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIjUKEkNyZWF0ZVRhc2tSZXNwb25zZRIfCgR0YXNrGAEgASgLMhEudGFza3Byb2MudjEuVGFzayIhCg5HZXRUYXNrUmVxdWVzdBIPCgd0YXNrX2lkGAEgASgJIjIKD0dldFRhc2tSZXNwb25zZRIfCgR0YXNrGAEgASgLMhEudGFza3Byb2MudjEuVGFzayIkChFDYW5jZWxUYXNrUmVxdWVzdBIPCgd0YXNrX2lkGAEgASgJIjUKEkNhbmNlbFRhc2tSZXNwb25zZRIfCgR0YXNrGAEgASgLMhEudGFza3Byb2MudjEuVGFzayIUChJDaGVja0hlYWx0aFJlcXVlc3QiJQoTQ2hlY2tIZWFsdGhSZXNwb25zZRIOCgZzdGF0dXMYASABKAkiSwoXQmF0Y2hDcmVhdGVUYXNrc1JlcXVlc3QSMAoIcmVxdWVzdHMYASADKAsyHi50YXNrcHJvYy52MS5DcmVhdGVUYXNrUmVxdWVzdCI8ChhCYXRjaENyZWF0ZVRhc2tzUmVzcG9uc2USIAoFdGFza3MYASADKAsyES50YXNrcHJvYy52MS5UYXNrImIKEExpc3RUYXNrc1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgFEhIKCnBhZ2VfdG9rZW4YAiABKAkSJwoGc3RhdHVzGAMgASgOMhcudGFza3Byb2MudjEuVGFza1N0YXR1cyJOChFMaXN0VGFza3NSZXNwb25zZRIgCgV0YXNrcxgBIAMoCzIRLnRhc2twcm9jLnYxLlRhc2sSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIosBCglUYXNrRXZlbnQSJwoGc3RhdHVzGAEgASgOMhcudGFza3Byb2MudjEuVGFza1N0YXR1cxIPCgdhdHRlbXB0GAIgASgFEiYKAmF0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBISCgVlcnJvchgEIAEoCUgAiAEBQggKBl9lcnJvciIoChVMaXN0VGFza0V2ZW50c1JlcXVlc3QSDwoHdGFza19pZBgBIAEoCSJAChZMaXN0VGFza0V2ZW50c1Jlc3BvbnNlEiYKBmV2ZW50cxgBIAMoCzIWLnRhc2twcm9jLnYxLlRhc2tFdmVudCIjChBXYXRjaFRhc2tSZXF1ZXN0Eg8KB3Rhc2tfaWQYASABKAkiNAoRV2F0Y2hUYXNrUmVzcG9uc2USHwoEdGFzaxgBIAEoCzIRLnRhc2twcm9jLnYxLlRhc2siPAoRV2F0Y2hUYXNrc1JlcXVlc3QSJwoGc3RhdHVzGAEgASgOMhcudGFza3Byb2MudjEuVGFza1N0YXR1cyI1ChJXYXRjaFRhc2tzUmVzcG9uc2USHwoEdGFzaxgBIAEoCzIRLnRhc2twcm9jLnYxLlRhc2siIwoQUmV0cnlUYXNrUmVxdWVzdBIPCgd0YXNrX2lkGAEgASgJIjQKEVJldHJ5VGFza1Jlc3BvbnNlEh8KBHRhc2sYASABKAsyES50YXNrcHJvYy52MS5UYXNrIhUKE0dldFRhc2tTdGF0c1JlcXVlc3QiSQoPVGFza1N0YXR1c0NvdW50EicKBnN0YXR1cxgBIAEoDjIXLnRhc2twcm9jLnYxLlRhc2tTdGF0dXMSDQoFY291bnQYAiABKAMiwQEKFEdldFRhc2tTdGF0c1Jlc3BvbnNlEiwKBmNvdW50cxgBIAMoCzIcLnRhc2twcm9jLnYxLlRhc2tTdGF0dXNDb3VudBIWCg5vdXRib3hfYmFja2xvZxgCIAEoAxI4ChVvbGRlc3RfZHVlX291dGJveF9hZ2UYAyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SFQoNZGVhZF9sZXR0ZXJlZBgEIAEoAxISCgpwcm9jZXNzb3JzGAUgASgFKqsBCgpUYXNrU3RhdHVzEhsKF1RBU0tfU1RBVFVTX1VOU1BFQ0lGSUVEEAASFwoTVEFTS19TVEFUVVNfUEVORElORxABEhoKFlRBU0tfU1RBVFVTX1BST0NFU1NJTkcQAhIZChVUQVNLX1NUQVRVU19DT01QTEVURUQQAxIYChRUQVNLX1NUQVRVU19DQU5DRUxFRBAEEhYKElRBU0tfU1RBVFVTX0ZBSUxFRBAFMoQJCgtUYXNrU2VydmljZRJfCgpDcmVhdGVUYXNrEh4udGFza3Byb2MudjEuQ3JlYXRlVGFza1JlcXVlc3QaHy50YXNrcHJvYy52MS5DcmVhdGVUYXNrUmVzcG9uc2UiEILT5JMCCjoBKiIFL3Rhc2sSXQoHR2V0VGFzaxIbLnRhc2twcm9jLnYxLkdldFRhc2tSZXF1ZXN0GhwudGFza3Byb2MudjEuR2V0VGFza1Jlc3BvbnNlIheC0+STAhESDy90YXNrL3t0YXNrX2lkfRJtCgpDYW5jZWxUYXNrEh4udGFza3Byb2MudjEuQ2FuY2VsVGFza1JlcXVlc3QaHy50YXNrcHJvYy52MS5DYW5jZWxUYXNrUmVzcG9uc2UiHoLT5JMCGDIWL3Rhc2sve3Rhc2tfaWR9L2NhbmNlbBJ+ChBCYXRjaENyZWF0ZVRhc2tzEiQudGFza3Byb2MudjEuQmF0Y2hDcmVhdGVUYXNrc1JlcXVlc3QaJS50YXNrcHJvYy52MS5CYXRjaENyZWF0ZVRhc2tzUmVzcG9uc2UiHYLT5JMCFzoBKiISL3Rhc2tzOmJhdGNoQ3JlYXRlEloKCUxpc3RUYXNrcxIdLnRhc2twcm9jLnYxLkxpc3RUYXNrc1JlcXVlc3QaHi50YXNrcHJvYy52MS5MaXN0VGFza3NSZXNwb25zZSIOgtPkkwIIEgYvdGFza3MSeQoOTGlzdFRhc2tFdmVudHMSIi50YXNrcHJvYy52MS5MaXN0VGFza0V2ZW50c1JlcXVlc3QaIy50YXNrcHJvYy52MS5MaXN0VGFza0V2ZW50c1Jlc3BvbnNlIh6C0+STAhgSFi90YXNrL3t0YXNrX2lkfS9ldmVudHMSawoJV2F0Y2hUYXNrEh0udGFza3Byb2MudjEuV2F0Y2hUYXNrUmVxdWVzdBoeLnRhc2twcm9jLnYxLldhdGNoVGFza1Jlc3BvbnNlIh2C0+STAhcSFS90YXNrL3t0YXNrX2lkfS93YXRjaDABEk8KCldhdGNoVGFza3MSHi50YXNrcHJvYy52MS5XYXRjaFRhc2tzUmVxdWVzdBofLnRhc2twcm9jLnYxLldhdGNoVGFza3NSZXNwb25zZTABEmkKCVJldHJ5VGFzaxIdLnRhc2twcm9jLnYxLlJldHJ5VGFza1JlcXVlc3QaHi50YXNrcHJvYy52MS5SZXRyeVRhc2tSZXNwb25zZSIdgtPkkwIXMhUvdGFzay97dGFza19pZH0vcmV0cnkSYwoMR2V0VGFza1N0YXRzEiAudGFza3Byb2MudjEuR2V0VGFza1N0YXRzUmVxdWVzdBohLnRhc2twcm9jLnYxLkdldFRhc2tTdGF0c1Jlc3BvbnNlIg6C0+STAggSBi9zdGF0cxJhCgtDaGVja0hlYWx0aBIfLnRhc2twcm9jLnYxLkNoZWNrSGVhbHRoUmVxdWVzdBogLnRhc2twcm9jLnYxLkNoZWNrSGVhbHRoUmVzcG9uc2UiD4LT5JMCCRIHL2hlYWx0aGIGcHJvdG8z", [file_google_api_annotations, file_google_protobuf_duration, file_google_protobuf_timestamp]);
 
 /**
  * @generated from message taskproc.v1.Task
@@ -51,6 +51,21 @@ export type Task = Message<"taskproc.v1.Task"> & {
    * @generated from field: google.protobuf.Timestamp updated_at = 5;
    */
   updatedAt?: Timestamp | undefined;
+
+  /**
+   * Set only for a scheduled task: it is not claimed before this time.
+   *
+   * @generated from field: google.protobuf.Timestamp schedule_time = 6;
+   */
+  scheduleTime?: Timestamp | undefined;
+
+  /**
+   * Set only for a FAILED task: why its last attempt failed (the handler's
+   * message, bounded in length, never a stack trace).
+   *
+   * @generated from field: optional string error = 7;
+   */
+  error?: string | undefined;
 };
 
 /**
@@ -65,9 +80,29 @@ export const TaskSchema: GenMessage<Task> = /*@__PURE__*/
  */
 export type CreateTaskRequest = Message<"taskproc.v1.CreateTaskRequest"> & {
   /**
+   * 1 to 65,536 UTF-8 bytes.
+   *
    * @generated from field: string content = 1;
    */
   content: string;
+
+  /**
+   * Optional idempotency key: 1 to 128 characters of [A-Za-z0-9._:-]. For 24
+   * hours, a create that repeats it with the same content answers with the
+   * task the first one created and creates nothing; with other content it is
+   * ALREADY_EXISTS. REST clients may send it as the Idempotency-Key header.
+   *
+   * @generated from field: string request_id = 2;
+   */
+  requestId: string;
+
+  /**
+   * Optional: the task is not claimed before this time. A time in the past
+   * means now; more than 366 days ahead is INVALID_ARGUMENT.
+   *
+   * @generated from field: google.protobuf.Timestamp schedule_time = 3;
+   */
+  scheduleTime?: Timestamp | undefined;
 };
 
 /**
@@ -195,9 +230,368 @@ export const CheckHealthResponseSchema: GenMessage<CheckHealthResponse> = /*@__P
   messageDesc(file_taskproc_v1_task, 8);
 
 /**
+ * @generated from message taskproc.v1.BatchCreateTasksRequest
+ */
+export type BatchCreateTasksRequest = Message<"taskproc.v1.BatchCreateTasksRequest"> & {
+  /**
+   * 1 to 1,000 items.
+   *
+   * @generated from field: repeated taskproc.v1.CreateTaskRequest requests = 1;
+   */
+  requests: CreateTaskRequest[];
+};
+
+/**
+ * Describes the message taskproc.v1.BatchCreateTasksRequest.
+ * Use `create(BatchCreateTasksRequestSchema)` to create a new message.
+ */
+export const BatchCreateTasksRequestSchema: GenMessage<BatchCreateTasksRequest> = /*@__PURE__*/
+  messageDesc(file_taskproc_v1_task, 9);
+
+/**
+ * @generated from message taskproc.v1.BatchCreateTasksResponse
+ */
+export type BatchCreateTasksResponse = Message<"taskproc.v1.BatchCreateTasksResponse"> & {
+  /**
+   * In request order.
+   *
+   * @generated from field: repeated taskproc.v1.Task tasks = 1;
+   */
+  tasks: Task[];
+};
+
+/**
+ * Describes the message taskproc.v1.BatchCreateTasksResponse.
+ * Use `create(BatchCreateTasksResponseSchema)` to create a new message.
+ */
+export const BatchCreateTasksResponseSchema: GenMessage<BatchCreateTasksResponse> = /*@__PURE__*/
+  messageDesc(file_taskproc_v1_task, 10);
+
+/**
+ * @generated from message taskproc.v1.ListTasksRequest
+ */
+export type ListTasksRequest = Message<"taskproc.v1.ListTasksRequest"> & {
+  /**
+   * 0 means 50; above 1,000 means 1,000; negative is INVALID_ARGUMENT.
+   *
+   * @generated from field: int32 page_size = 1;
+   */
+  pageSize: number;
+
+  /**
+   * From a previous ListTasksResponse with the same status filter; empty for
+   * the first page.
+   *
+   * @generated from field: string page_token = 2;
+   */
+  pageToken: string;
+
+  /**
+   * Only tasks of this status; TASK_STATUS_UNSPECIFIED means all. REST takes
+   * the lower-case name (status=pending).
+   *
+   * @generated from field: taskproc.v1.TaskStatus status = 3;
+   */
+  status: TaskStatus;
+};
+
+/**
+ * Describes the message taskproc.v1.ListTasksRequest.
+ * Use `create(ListTasksRequestSchema)` to create a new message.
+ */
+export const ListTasksRequestSchema: GenMessage<ListTasksRequest> = /*@__PURE__*/
+  messageDesc(file_taskproc_v1_task, 11);
+
+/**
+ * @generated from message taskproc.v1.ListTasksResponse
+ */
+export type ListTasksResponse = Message<"taskproc.v1.ListTasksResponse"> & {
+  /**
+   * @generated from field: repeated taskproc.v1.Task tasks = 1;
+   */
+  tasks: Task[];
+
+  /**
+   * Empty on the last page.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message taskproc.v1.ListTasksResponse.
+ * Use `create(ListTasksResponseSchema)` to create a new message.
+ */
+export const ListTasksResponseSchema: GenMessage<ListTasksResponse> = /*@__PURE__*/
+  messageDesc(file_taskproc_v1_task, 12);
+
+/**
+ * One change of status of a task (its creation included).
+ *
+ * @generated from message taskproc.v1.TaskEvent
+ */
+export type TaskEvent = Message<"taskproc.v1.TaskEvent"> & {
+  /**
+   * @generated from field: taskproc.v1.TaskStatus status = 1;
+   */
+  status: TaskStatus;
+
+  /**
+   * Processing attempts so far: 0 when created, 1 after the first claim.
+   *
+   * @generated from field: int32 attempt = 2;
+   */
+  attempt: number;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp at = 3;
+   */
+  at?: Timestamp | undefined;
+
+  /**
+   * Why the attempt that led to this event failed, if it did.
+   *
+   * @generated from field: optional string error = 4;
+   */
+  error?: string | undefined;
+};
+
+/**
+ * Describes the message taskproc.v1.TaskEvent.
+ * Use `create(TaskEventSchema)` to create a new message.
+ */
+export const TaskEventSchema: GenMessage<TaskEvent> = /*@__PURE__*/
+  messageDesc(file_taskproc_v1_task, 13);
+
+/**
+ * @generated from message taskproc.v1.ListTaskEventsRequest
+ */
+export type ListTaskEventsRequest = Message<"taskproc.v1.ListTaskEventsRequest"> & {
+  /**
+   * @generated from field: string task_id = 1;
+   */
+  taskId: string;
+};
+
+/**
+ * Describes the message taskproc.v1.ListTaskEventsRequest.
+ * Use `create(ListTaskEventsRequestSchema)` to create a new message.
+ */
+export const ListTaskEventsRequestSchema: GenMessage<ListTaskEventsRequest> = /*@__PURE__*/
+  messageDesc(file_taskproc_v1_task, 14);
+
+/**
+ * @generated from message taskproc.v1.ListTaskEventsResponse
+ */
+export type ListTaskEventsResponse = Message<"taskproc.v1.ListTaskEventsResponse"> & {
+  /**
+   * Oldest first.
+   *
+   * @generated from field: repeated taskproc.v1.TaskEvent events = 1;
+   */
+  events: TaskEvent[];
+};
+
+/**
+ * Describes the message taskproc.v1.ListTaskEventsResponse.
+ * Use `create(ListTaskEventsResponseSchema)` to create a new message.
+ */
+export const ListTaskEventsResponseSchema: GenMessage<ListTaskEventsResponse> = /*@__PURE__*/
+  messageDesc(file_taskproc_v1_task, 15);
+
+/**
+ * @generated from message taskproc.v1.WatchTaskRequest
+ */
+export type WatchTaskRequest = Message<"taskproc.v1.WatchTaskRequest"> & {
+  /**
+   * @generated from field: string task_id = 1;
+   */
+  taskId: string;
+};
+
+/**
+ * Describes the message taskproc.v1.WatchTaskRequest.
+ * Use `create(WatchTaskRequestSchema)` to create a new message.
+ */
+export const WatchTaskRequestSchema: GenMessage<WatchTaskRequest> = /*@__PURE__*/
+  messageDesc(file_taskproc_v1_task, 16);
+
+/**
+ * @generated from message taskproc.v1.WatchTaskResponse
+ */
+export type WatchTaskResponse = Message<"taskproc.v1.WatchTaskResponse"> & {
+  /**
+   * @generated from field: taskproc.v1.Task task = 1;
+   */
+  task?: Task | undefined;
+};
+
+/**
+ * Describes the message taskproc.v1.WatchTaskResponse.
+ * Use `create(WatchTaskResponseSchema)` to create a new message.
+ */
+export const WatchTaskResponseSchema: GenMessage<WatchTaskResponse> = /*@__PURE__*/
+  messageDesc(file_taskproc_v1_task, 17);
+
+/**
+ * @generated from message taskproc.v1.WatchTasksRequest
+ */
+export type WatchTasksRequest = Message<"taskproc.v1.WatchTasksRequest"> & {
+  /**
+   * Only changes into this status; TASK_STATUS_UNSPECIFIED means all.
+   *
+   * @generated from field: taskproc.v1.TaskStatus status = 1;
+   */
+  status: TaskStatus;
+};
+
+/**
+ * Describes the message taskproc.v1.WatchTasksRequest.
+ * Use `create(WatchTasksRequestSchema)` to create a new message.
+ */
+export const WatchTasksRequestSchema: GenMessage<WatchTasksRequest> = /*@__PURE__*/
+  messageDesc(file_taskproc_v1_task, 18);
+
+/**
+ * @generated from message taskproc.v1.WatchTasksResponse
+ */
+export type WatchTasksResponse = Message<"taskproc.v1.WatchTasksResponse"> & {
+  /**
+   * @generated from field: taskproc.v1.Task task = 1;
+   */
+  task?: Task | undefined;
+};
+
+/**
+ * Describes the message taskproc.v1.WatchTasksResponse.
+ * Use `create(WatchTasksResponseSchema)` to create a new message.
+ */
+export const WatchTasksResponseSchema: GenMessage<WatchTasksResponse> = /*@__PURE__*/
+  messageDesc(file_taskproc_v1_task, 19);
+
+/**
+ * @generated from message taskproc.v1.RetryTaskRequest
+ */
+export type RetryTaskRequest = Message<"taskproc.v1.RetryTaskRequest"> & {
+  /**
+   * @generated from field: string task_id = 1;
+   */
+  taskId: string;
+};
+
+/**
+ * Describes the message taskproc.v1.RetryTaskRequest.
+ * Use `create(RetryTaskRequestSchema)` to create a new message.
+ */
+export const RetryTaskRequestSchema: GenMessage<RetryTaskRequest> = /*@__PURE__*/
+  messageDesc(file_taskproc_v1_task, 20);
+
+/**
+ * @generated from message taskproc.v1.RetryTaskResponse
+ */
+export type RetryTaskResponse = Message<"taskproc.v1.RetryTaskResponse"> & {
+  /**
+   * @generated from field: taskproc.v1.Task task = 1;
+   */
+  task?: Task | undefined;
+};
+
+/**
+ * Describes the message taskproc.v1.RetryTaskResponse.
+ * Use `create(RetryTaskResponseSchema)` to create a new message.
+ */
+export const RetryTaskResponseSchema: GenMessage<RetryTaskResponse> = /*@__PURE__*/
+  messageDesc(file_taskproc_v1_task, 21);
+
+/**
+ * @generated from message taskproc.v1.GetTaskStatsRequest
+ */
+export type GetTaskStatsRequest = Message<"taskproc.v1.GetTaskStatsRequest"> & {
+};
+
+/**
+ * Describes the message taskproc.v1.GetTaskStatsRequest.
+ * Use `create(GetTaskStatsRequestSchema)` to create a new message.
+ */
+export const GetTaskStatsRequestSchema: GenMessage<GetTaskStatsRequest> = /*@__PURE__*/
+  messageDesc(file_taskproc_v1_task, 22);
+
+/**
+ * @generated from message taskproc.v1.TaskStatusCount
+ */
+export type TaskStatusCount = Message<"taskproc.v1.TaskStatusCount"> & {
+  /**
+   * @generated from field: taskproc.v1.TaskStatus status = 1;
+   */
+  status: TaskStatus;
+
+  /**
+   * @generated from field: int64 count = 2;
+   */
+  count: bigint;
+};
+
+/**
+ * Describes the message taskproc.v1.TaskStatusCount.
+ * Use `create(TaskStatusCountSchema)` to create a new message.
+ */
+export const TaskStatusCountSchema: GenMessage<TaskStatusCount> = /*@__PURE__*/
+  messageDesc(file_taskproc_v1_task, 23);
+
+/**
+ * @generated from message taskproc.v1.GetTaskStatsResponse
+ */
+export type GetTaskStatsResponse = Message<"taskproc.v1.GetTaskStatsResponse"> & {
+  /**
+   * One entry per status, zeros included.
+   *
+   * @generated from field: repeated taskproc.v1.TaskStatusCount counts = 1;
+   */
+  counts: TaskStatusCount[];
+
+  /**
+   * Queue entries not yet published (scheduled and backoff entries included).
+   *
+   * @generated from field: int64 outbox_backlog = 2;
+   */
+  outboxBacklog: bigint;
+
+  /**
+   * Age of the oldest entry that is due but not yet published; unset when none.
+   *
+   * @generated from field: google.protobuf.Duration oldest_due_outbox_age = 3;
+   */
+  oldestDueOutboxAge?: Duration | undefined;
+
+  /**
+   * Messages in the dead-letter queue.
+   *
+   * @generated from field: int64 dead_lettered = 4;
+   */
+  deadLettered: bigint;
+
+  /**
+   * Consumers (processor channels) on the task queue.
+   *
+   * @generated from field: int32 processors = 5;
+   */
+  processors: number;
+};
+
+/**
+ * Describes the message taskproc.v1.GetTaskStatsResponse.
+ * Use `create(GetTaskStatsResponseSchema)` to create a new message.
+ */
+export const GetTaskStatsResponseSchema: GenMessage<GetTaskStatsResponse> = /*@__PURE__*/
+  messageDesc(file_taskproc_v1_task, 24);
+
+/**
  * The life cycle of a task. Allowed changes: PENDING -> PROCESSING ->
- * COMPLETED, and PENDING or PROCESSING -> CANCELED. COMPLETED and CANCELED are
- * final.
+ * COMPLETED; PROCESSING -> PENDING (an attempt failed and another is due);
+ * PROCESSING -> FAILED (the last attempt failed); FAILED -> PENDING (an
+ * explicit RetryTask); PENDING or PROCESSING -> CANCELED. COMPLETED and
+ * CANCELED are final, and so is FAILED until a client retries it.
  *
  * Decision on the REST shape: gRPC clients get a real enum with the standard
  * prefixed names, and Timestamp fields whose presence says whether the task
@@ -242,6 +636,11 @@ export enum TaskStatus {
    * @generated from enum value: TASK_STATUS_CANCELED = 4;
    */
   CANCELED = 4,
+
+  /**
+   * @generated from enum value: TASK_STATUS_FAILED = 5;
+   */
+  FAILED = 5,
 }
 
 /**
@@ -286,8 +685,8 @@ export const TaskService: GenService<{
   /**
    * Moves a pending or processing task to canceled; a processor working on it
    * is told to stop. INVALID_ARGUMENT: task_id is not a UUID. NOT_FOUND: no
-   * such task. FAILED_PRECONDITION: the task is already completed or canceled
-   * (the message names the status).
+   * such task. FAILED_PRECONDITION: the task is already completed, canceled or
+   * failed (the message names the status).
    *
    * @generated from rpc taskproc.v1.TaskService.CancelTask
    */
@@ -295,6 +694,95 @@ export const TaskService: GenService<{
     methodKind: "unary";
     input: typeof CancelTaskRequestSchema;
     output: typeof CancelTaskResponseSchema;
+  },
+  /**
+   * Creates 1 to 1,000 tasks in one transaction, all or none; the answer lists
+   * them in request order. Each item takes the options of CreateTask.
+   * INVALID_ARGUMENT: no items, more than 1,000, or a bad item (the message
+   * names its index and field). ALREADY_EXISTS: an item's request_id was used
+   * with other content. UNAVAILABLE: the database cannot be reached.
+   *
+   * @generated from rpc taskproc.v1.TaskService.BatchCreateTasks
+   */
+  batchCreateTasks: {
+    methodKind: "unary";
+    input: typeof BatchCreateTasksRequestSchema;
+    output: typeof BatchCreateTasksResponseSchema;
+  },
+  /**
+   * Lists tasks newest first (created_at, then id, both descending), one page
+   * at a time, optionally of one status. INVALID_ARGUMENT: a negative
+   * page_size, or a page_token this service did not issue for these
+   * parameters.
+   *
+   * @generated from rpc taskproc.v1.TaskService.ListTasks
+   */
+  listTasks: {
+    methodKind: "unary";
+    input: typeof ListTasksRequestSchema;
+    output: typeof ListTasksResponseSchema;
+  },
+  /**
+   * The task's history, oldest first: one event per change of status, the
+   * creation included. INVALID_ARGUMENT: task_id is not a UUID. NOT_FOUND: no
+   * such task.
+   *
+   * @generated from rpc taskproc.v1.TaskService.ListTaskEvents
+   */
+  listTaskEvents: {
+    methodKind: "unary";
+    input: typeof ListTaskEventsRequestSchema;
+    output: typeof ListTaskEventsResponseSchema;
+  },
+  /**
+   * Streams the task as it is now, then the task after each change of status,
+   * in commit order; the stream ends after a final status. INVALID_ARGUMENT:
+   * task_id is not a UUID. NOT_FOUND: no such task (before any message).
+   * RESOURCE_EXHAUSTED: too many watch streams. UNAVAILABLE: the service is
+   * shutting down, or the watcher fell too far behind (watch again).
+   *
+   * @generated from rpc taskproc.v1.TaskService.WatchTask
+   */
+  watchTask: {
+    methodKind: "server_streaming";
+    input: typeof WatchTaskRequestSchema;
+    output: typeof WatchTaskResponseSchema;
+  },
+  /**
+   * Streams every change of status of the caller's tasks, optionally of one
+   * status, from the time of the call (for dashboards). Never ends by itself.
+   * RESOURCE_EXHAUSTED and UNAVAILABLE as for WatchTask.
+   *
+   * @generated from rpc taskproc.v1.TaskService.WatchTasks
+   */
+  watchTasks: {
+    methodKind: "server_streaming";
+    input: typeof WatchTasksRequestSchema;
+    output: typeof WatchTasksResponseSchema;
+  },
+  /**
+   * Moves a failed task back to pending with its attempts reset, and queues
+   * it again, in one transaction. INVALID_ARGUMENT: task_id is not a UUID.
+   * NOT_FOUND: no such task. FAILED_PRECONDITION: the task is not failed (the
+   * message names its status).
+   *
+   * @generated from rpc taskproc.v1.TaskService.RetryTask
+   */
+  retryTask: {
+    methodKind: "unary";
+    input: typeof RetryTaskRequestSchema;
+    output: typeof RetryTaskResponseSchema;
+  },
+  /**
+   * Counts of tasks by status and the state of the queue, for dashboards and
+   * operators.
+   *
+   * @generated from rpc taskproc.v1.TaskService.GetTaskStats
+   */
+  getTaskStats: {
+    methodKind: "unary";
+    input: typeof GetTaskStatsRequestSchema;
+    output: typeof GetTaskStatsResponseSchema;
   },
   /**
    * Answers status "ok" when the service can reach its database, UNAVAILABLE
