@@ -8,6 +8,14 @@ export interface TcpProxy {
   block(): void;
   /** Accepts connections again: the service is back. */
   unblock(): void;
+  /**
+   * A silent blackhole, as a broken network or a failed-over host makes:
+   * open connections stay open but nothing more passes either way, and new
+   * connections are accepted and then ignored. No reset, no close.
+   */
+  stall(): void;
+  /** Ends the blackhole: the stalled connections are cut (as a network that comes back finds them dead) and new ones pass. */
+  unstall(): void;
   close(): Promise<void>;
 }
 
@@ -20,11 +28,25 @@ export async function startTcpProxy(targetUrl: string, defaultPort: number): Pro
   const target = new URL(targetUrl);
   const targetPort = Number(target.port) || defaultPort;
   const open = new Set<Socket>();
+  const stalled = new Set<Socket>();
   let blocked = false;
+  let silent = false;
+
+  const hold = (socket: Socket) => {
+    socket.unpipe();
+    socket.removeAllListeners('data');
+    socket.on('data', () => {}); // read and drop: nothing reaches the other side
+    socket.on('error', () => {});
+    stalled.add(socket);
+  };
 
   const server = createServer((client) => {
     if (blocked) {
       client.destroy();
+      return;
+    }
+    if (silent) {
+      hold(client);
       return;
     }
     const upstream = connect({ host: target.hostname, port: targetPort });
@@ -56,9 +78,18 @@ export async function startTcpProxy(targetUrl: string, defaultPort: number): Pro
     unblock() {
       blocked = false;
     },
+    stall() {
+      silent = true;
+      for (const socket of open) hold(socket);
+    },
+    unstall() {
+      silent = false;
+      for (const socket of stalled) socket.destroy();
+      stalled.clear();
+    },
     async close() {
       blocked = true;
-      for (const socket of open) socket.destroy();
+      for (const socket of [...open, ...stalled]) socket.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };

@@ -20,3 +20,6 @@ export class FailedPreconditionError extends DomainError {}
 
 /** A dependency (database, broker) cannot be reached right now; retrying later may work. */
 export class UnavailableError extends DomainError {}
+
+/** The service is at a bound it keeps to stay responsive (a full queue); retrying later may work. */
+export class ResourceExhaustedError extends DomainError {}

@@ -1,5 +1,6 @@
 export * from './config/env.js';
 export * from './config/shared.js';
+export * from './db/bounded-connection.js';
 export * from './db/database-errors.js';
 export * from './db/migrate.js';
 export * from './db/orm.js';
@@ -9,6 +10,7 @@ export * from './db/task.entity.js';
 export * from './errors.js';
 export * from './ids.js';
 export * from './logging.js';
+export * from './queue/broker-connection.js';
 export * from './queue/task-message.js';
 export * from './queue/topology.js';
 export * from './status.js';

@@ -23,3 +23,27 @@ export function readProcessorConfig(env: Env = process.env): Readonly<ProcessorC
     shutdownGraceMs: reader.integer('PROCESSOR_SHUTDOWN_GRACE_MS', 10_000, { min: 0, max: 3_600_000 }),
   });
 }
+
+/** Each close step at shutdown (consumer cancel, channel, connection, LISTEN connection, pool) waits at most this. */
+export const SHUTDOWN_CLOSE_STEP_MS = 2_000;
+const CLOSE_STEPS = 4;
+
+/**
+ * How long the work still running at the end of the grace may take to unwind
+ * once aborted: only a database statement already sent holds it, and the
+ * client gives up on one a second after its server-side statement timeout.
+ */
+export function abortDrainMs(config: Pick<ProcessorConfig, 'databaseStatementTimeoutMs'>): number {
+  return config.databaseStatementTimeoutMs + 1_000;
+}
+
+/**
+ * The longest a graceful shutdown can take: the grace, then the aborted work
+ * unwinding, then each close step at its bound. A supervisor must wait at
+ * least this long after SIGTERM before it kills the process (compose's
+ * stop_grace_period, Kubernetes' terminationGracePeriodSeconds); the
+ * processor logs it at start.
+ */
+export function shutdownBudgetMs(config: Pick<ProcessorConfig, 'shutdownGraceMs' | 'databaseStatementTimeoutMs'>): number {
+  return config.shutdownGraceMs + abortDrainMs(config) + CLOSE_STEPS * SHUTDOWN_CLOSE_STEP_MS;
+}

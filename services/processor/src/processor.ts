@@ -1,6 +1,6 @@
-import { createLogger, openOrm, taskTopology, TaskStore, type Logger } from '@taskproc/core';
+import { createLogger, databaseTimeouts, openOrm, taskTopology, TaskStore, type Logger } from '@taskproc/core';
 import { CancellationListener } from './cancellation/cancellation-listener.js';
-import type { ProcessorConfig } from './config.js';
+import { abortDrainMs, shutdownBudgetMs, SHUTDOWN_CLOSE_STEP_MS, type ProcessorConfig } from './config.js';
 import { ProcessorEvents } from './events.js';
 import { TaskConsumer } from './messaging/task-consumer.js';
 import { RunningTasks } from './tasks/running-tasks.js';
@@ -8,7 +8,7 @@ import { batchedSteps } from './tasks/batched-steps.js';
 import { TaskRunner } from './tasks/task-runner.js';
 
 export type { ProcessorConfig } from './config.js';
-export { readProcessorConfig } from './config.js';
+export { readProcessorConfig, shutdownBudgetMs } from './config.js';
 export type { AbortReason, Outcome, ProcessorEventMap } from './events.js';
 export { ProcessorEvents } from './events.js';
 
@@ -38,7 +38,7 @@ const STEP_BATCHES = { maxBatch: 500, maxInFlight: 2 };
  * is unreachable it keeps retrying with backoff.
  */
 export async function startProcessor(config: Readonly<ProcessorConfig>, logger: Logger = createLogger('processor', config.logLevel)): Promise<Processor> {
-  const orm = await openOrm({ databaseUrl: config.databaseUrl, poolSize: config.databasePoolSize, logger });
+  const orm = await openOrm({ databaseUrl: config.databaseUrl, poolSize: config.databasePoolSize, timeouts: databaseTimeouts(config), logger });
   const store = new TaskStore(orm, { staleAfterMs: config.taskStaleAfterMs });
   const events = new ProcessorEvents();
   const running = new RunningTasks();
@@ -47,6 +47,9 @@ export async function startProcessor(config: Readonly<ProcessorConfig>, logger: 
 
   const listener = new CancellationListener({
     databaseUrl: config.databaseUrl,
+    connectTimeoutMs: config.databaseConnectTimeoutMs,
+    queryTimeoutMs: config.databaseStatementTimeoutMs,
+    closeTimeoutMs: SHUTDOWN_CLOSE_STEP_MS,
     logger,
     onCancel: (taskId) => {
       if (running.abortTask(taskId, 'canceled') > 0) logger.debug({ taskId }, 'cancel notice for a task in hand');
@@ -58,6 +61,10 @@ export async function startProcessor(config: Readonly<ProcessorConfig>, logger: 
   });
   const consumer = new TaskConsumer({
     amqpUrl: config.amqpUrl,
+    connectTimeoutMs: config.amqpConnectTimeoutMs,
+    confirmTimeoutMs: config.amqpConfirmTimeoutMs,
+    abortDrainMs: abortDrainMs(config),
+    closeTimeoutMs: SHUTDOWN_CLOSE_STEP_MS,
     topology: taskTopology(config.queueNamespace, config.queueDeliveryLimit),
     prefetch: config.prefetch,
     logger,
@@ -79,6 +86,11 @@ export async function startProcessor(config: Readonly<ProcessorConfig>, logger: 
     );
   }
 
+  logger.info(
+    { shutdownGraceMs: config.shutdownGraceMs, shutdownBudgetMs: shutdownBudgetMs(config) },
+    'a graceful shutdown takes at most shutdownBudgetMs; the supervisor must wait at least that long before killing',
+  );
+
   // Listen before consuming, so no task is claimed while its cancel could go unheard.
   listener.start();
   await listener.ready;
@@ -94,7 +106,8 @@ export async function startProcessor(config: Readonly<ProcessorConfig>, logger: 
         logger.info('shutting down');
         await consumer.stop(config.shutdownGraceMs, () => running.abortAll('shutdown'));
         await listener.close();
-        await orm.close();
+        // An unreachable database would hold the pool's goodbye to each connection.
+        await closeWithin(orm.close(), SHUTDOWN_CLOSE_STEP_MS, logger);
         logger.info('stopped');
       })()),
   };
@@ -110,4 +123,13 @@ async function recheckCanceled(store: TaskStore, running: RunningTasks, logger: 
       logger.warn({ err: error, taskId }, 'could not re-check a task after the listener reconnected');
     }
   }
+}
+
+/** Waits for `closing` at most `ms`; past that, shutdown goes on (the process exits right after). */
+async function closeWithin(closing: Promise<unknown>, ms: number, logger: Logger): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), ms)));
+  const outcome = await Promise.race([closing.then(() => 'closed', () => 'closed'), late]);
+  clearTimeout(timer);
+  if (outcome === 'late') logger.warn({ ms }, 'the database pool did not close in time; exiting anyway');
 }

@@ -2,6 +2,7 @@ import { connectNodeAdapter } from '@connectrpc/connect-node';
 import {
   TaskStore,
   createLogger,
+  databaseTimeouts,
   openOrm,
   taskTopology,
   type Logger,
@@ -10,7 +11,9 @@ import type { TaskApiConfig } from './config.js';
 import { createDatabaseProbe } from './database-probe.js';
 import { createGroupCommit, groupCommitSettings } from './group-commit.js';
 import { requestInterceptor } from './interceptors.js';
+import { requestDeadlineInterceptor } from './request-deadline.js';
 import { OutboxRelay } from './outbox-relay.js';
+import { createReadinessProbe } from './readiness.js';
 import { createRoutes } from './routes.js';
 import { createDualProtocolServer, type DualProtocolHandler } from './server.js';
 import { StaleTaskSweeper } from './stale-task-sweeper.js';
@@ -33,7 +36,12 @@ const READ_MAX_BYTES = 2 * 1024 * 1024;
 
 /** Starts the task-api: ORM, outbox relay and the ConnectRPC server on one port. */
 export async function startTaskApi(config: TaskApiConfig, logger: Logger = createLogger('task-api', config.logLevel)): Promise<RunningTaskApi> {
-  const orm = await openOrm({ databaseUrl: config.databaseUrl, poolSize: config.databasePoolSize, logger });
+  const orm = await openOrm({
+    databaseUrl: config.databaseUrl,
+    poolSize: config.databasePoolSize,
+    timeouts: databaseTimeouts(config),
+    logger,
+  });
   const store = new TaskStore(orm, { staleAfterMs: config.taskStaleAfterMs });
   const relay = new OutboxRelay(
     orm,
@@ -42,6 +50,8 @@ export async function startTaskApi(config: TaskApiConfig, logger: Logger = creat
       topology: taskTopology(config.queueNamespace, config.queueDeliveryLimit),
       batchSize: config.outboxBatchSize,
       pollIntervalMs: config.outboxPollIntervalMs,
+      connectTimeoutMs: config.amqpConnectTimeoutMs,
+      confirmTimeoutMs: config.amqpConfirmTimeoutMs,
     },
     logger.child({ component: 'outbox-relay' }),
   );
@@ -67,13 +77,17 @@ export async function startTaskApi(config: TaskApiConfig, logger: Logger = creat
   const shutdown = new AbortController();
   const handler = connectNodeAdapter({
     shutdownSignal: shutdown.signal,
-    routes: createRoutes({
-      store,
-      createTask: createGroupCommit(store, groupCommitSettings(config.databasePoolSize)),
-      onTaskCommitted,
-      probeDatabase,
-    }),
-    interceptors: [requestInterceptor(logger)],
+    routes: createRoutes(
+      {
+        store,
+        createTask: createGroupCommit(store, groupCommitSettings(config)),
+        onTaskCommitted,
+        probeDatabase,
+      },
+      createReadinessProbe(probeDatabase, () => relay.health(), logger.child({ component: 'readiness' })),
+    ),
+    // Outermost first: the deadline's UNAVAILABLE is mapped and logged like any other error.
+    interceptors: [requestInterceptor(logger), requestDeadlineInterceptor(config.requestTimeoutMs)],
     readMaxBytes: READ_MAX_BYTES,
   });
   const server = createDualProtocolServer(handler as DualProtocolHandler);

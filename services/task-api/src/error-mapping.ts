@@ -4,6 +4,7 @@ import {
   FailedPreconditionError,
   InvalidArgumentError,
   NotFoundError,
+  ResourceExhaustedError,
   UnavailableError,
   translateDatabaseError,
 } from '@taskproc/core';
@@ -27,5 +28,6 @@ function codeOf(error: DomainError): Code {
   if (error instanceof NotFoundError) return Code.NotFound;
   if (error instanceof FailedPreconditionError) return Code.FailedPrecondition;
   if (error instanceof UnavailableError) return Code.Unavailable;
+  if (error instanceof ResourceExhaustedError) return Code.ResourceExhausted;
   return Code.Internal;
 }

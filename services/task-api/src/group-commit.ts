@@ -1,10 +1,12 @@
-import { Coalescer, isDatabaseUnavailable, type Task, type TaskStore } from '@taskproc/core';
+import { Coalescer, ResourceExhaustedError, isDatabaseUnavailable, type Task, type TaskStore } from '@taskproc/core';
 
 export interface GroupCommitSettings {
   /** Most creates one statement inserts. */
   maxBatch: number;
   /** Create statements running at once; callers arriving meanwhile wait for the next one. */
   maxInFlight: number;
+  /** Creates waiting for a statement; past it a create is refused with RESOURCE_EXHAUSTED. */
+  maxQueued: number;
 }
 
 /**
@@ -13,9 +15,12 @@ export interface GroupCommitSettings {
  * of 500 (about 40 KB of small tasks) keeps one statement well under the
  * time of an fsync-bound commit per task.
  */
-export function groupCommitSettings(databasePoolSize: number): GroupCommitSettings {
-  return { maxBatch: 500, maxInFlight: Math.max(1, Math.floor(databasePoolSize / 2)) };
+export function groupCommitSettings(config: { databasePoolSize: number; createQueueLimit: number }): GroupCommitSettings {
+  return { maxBatch: 500, maxInFlight: Math.max(1, Math.floor(config.databasePoolSize / 2)), maxQueued: config.createQueueLimit };
 }
+
+/** Creates one task; `signal` (the request's) withdraws it while it still waits for a statement. */
+export type CreateTask = (content: string, signal?: AbortSignal) => Promise<Task>;
 
 /**
  * Creates through group commit: concurrent CreateTask calls share one
@@ -23,13 +28,18 @@ export function groupCommitSettings(databasePoolSize: number): GroupCommitSettin
  * together (one fsync instead of one per task). Each caller is answered only
  * after that commit, so "201 means durably queued" holds as before. A lone
  * call goes out at once, alone, the way it always did.
+ *
+ * The wait is bounded twice: by `maxQueued` (a full queue answers
+ * RESOURCE_EXHAUSTED at once, so a stalled database cannot pile up callers
+ * and memory) and by each caller's deadline (its request's signal).
  */
-export function createGroupCommit(store: TaskStore, settings: GroupCommitSettings): (content: string) => Promise<Task> {
+export function createGroupCommit(store: TaskStore, settings: GroupCommitSettings): CreateTask {
   const coalescer = new Coalescer((contents: string[]) => store.createManyWithOutboxEntries(contents), {
     ...settings,
+    overloaded: () => new ResourceExhaustedError(`too many creates waiting (${settings.maxQueued}); retry later`),
     // The database being down concerns every caller; anything else may be
     // one content's fault, so the batch is retried one by one.
     failsEveryone: isDatabaseUnavailable,
   });
-  return (content) => coalescer.submit(content);
+  return (content, signal) => coalescer.submit(content, signal);
 }

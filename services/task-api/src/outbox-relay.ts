@@ -1,19 +1,18 @@
-import amqp, { type ChannelModel, type ConfirmChannel } from 'amqplib';
+import { hostname } from 'node:os';
+import type { ChannelModel, ConfirmChannel, Message } from 'amqplib';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import {
   TASK_MESSAGE_CONTENT_TYPE,
   assertTaskTopology,
   backoffDelay,
+  closeBrokerConnection,
+  connectToBroker,
   encodeTaskMessage,
   sleep,
   type Logger,
   type TaskTopology,
 } from '@taskproc/core';
-
-// Long enough for a quorum queue under load (confirms normally take
-// milliseconds), short enough that a blocked broker cannot hold the outbox
-// (or a shutdown, which waits for the batch in flight) for long.
-const CONFIRM_TIMEOUT_MS = 15_000;
+import { describeBrokerFailure, UnroutableError } from './broker-failure.js';
 
 export interface OutboxRelaySettings {
   amqpUrl: string;
@@ -21,6 +20,21 @@ export interface OutboxRelaySettings {
   batchSize: number;
   /** Safety net for entries no wake-up announced (other processes, restarts). */
   pollIntervalMs: number;
+  /** Bounds amqp.connect (TCP and handshake) and closing a connection. */
+  connectTimeoutMs: number;
+  /**
+   * Longest wait for a batch's confirms. Long enough for a quorum queue under
+   * load (confirms normally take milliseconds), short enough that a blocked
+   * or unreachable broker cannot hold the outbox (or a shutdown, which waits
+   * for the batch in flight) for long.
+   */
+  confirmTimeoutMs: number;
+}
+
+/** Whether the relay can publish now, and if not, why (for readiness and the log). */
+export interface RelayHealth {
+  publishing: boolean;
+  reason?: string;
 }
 
 /**
@@ -35,9 +49,15 @@ export interface OutboxRelaySettings {
  * in place to be published again: delivery is at least once, and the
  * processor's guarded updates make duplicates harmless.
  *
+ * Messages are published `mandatory`: a message the broker cannot route (the
+ * task queue was deleted) comes back as a basic.return before its confirm,
+ * and the batch rolls back, so its entries stay until the relay has
+ * reconnected and declared the queue again.
+ *
  * A create wakes the relay at once (`wake()`); the poll only catches entries
  * no wake-up announced. Broker or database outages are retried with backoff
- * until `stop()`.
+ * until `stop()`; meanwhile `health()` says why the relay cannot publish
+ * (task-api's readiness reports it).
  */
 export class OutboxRelay {
   private stopping = false;
@@ -45,6 +65,7 @@ export class OutboxRelay {
   private pendingWake = false;
   private running: Promise<void> | null = null;
   private readonly stopController = new AbortController();
+  private state: RelayHealth = { publishing: false, reason: 'not connected to the broker yet' };
 
   constructor(
     private readonly orm: MikroORM,
@@ -62,6 +83,11 @@ export class OutboxRelay {
     this.wakeUp?.();
   }
 
+  /** Whether the last attempt to reach the broker and declare the topology worked, and no publish has failed since. */
+  health(): RelayHealth {
+    return this.state;
+  }
+
   async stop(): Promise<void> {
     this.stopping = true;
     this.stopController.abort();
@@ -73,26 +99,42 @@ export class OutboxRelay {
     let failures = 0;
     while (!this.stopping) {
       let connection: ChannelModel | null = null;
+      let retryInMs = 0;
       try {
-        connection = await amqp.connect(this.settings.amqpUrl);
-        const lost = new Promise<Error>((resolve) => {
-          connection!.once('close', (error?: Error) => resolve(error ?? new Error('broker connection closed')));
+        connection = await connectToBroker(this.settings.amqpUrl, {
+          timeoutMs: this.settings.connectTimeoutMs,
+          connectionName: `taskproc-task-api ${hostname()} pid ${process.pid}`,
         });
-        connection.on('error', () => {}); // 'close' follows and is handled above
-        const channel = await connection.createConfirmChannel();
-        channel.on('error', () => {}); // a channel error closes the connection's use for us via publish failures
+        const current = connection;
+        const lost = new Promise<Error>((resolve) => {
+          current.once('close', (error?: Error) => resolve(error ?? new Error('broker connection closed')));
+        });
+        // 'close' follows every connection error and ends this session; the
+        // error itself says why (heartbeat timeout, broker shutting down).
+        current.on('error', (error: Error) => this.logger.warn({ err: error }, 'broker connection error'));
+        const channel = await current.createConfirmChannel();
+        const channelLost = new Promise<Error>((resolve) => {
+          channel.once('close', () => resolve(new Error('broker channel closed')));
+        });
+        channel.on('error', (error: Error) => this.logger.error({ err: error }, 'broker channel error'));
         await assertTaskTopology(channel, this.settings.topology);
-        if (failures > 0) this.logger.info('outbox relay reconnected to the broker');
+        if (!this.state.publishing) this.logger.info('outbox relay connected to the broker; publishing');
+        this.state = { publishing: true };
         failures = 0;
-        await this.publishUntilDisconnected(channel, lost);
+        await this.publishUntilDisconnected(channel, Promise.race([lost, channelLost]));
       } catch (error) {
         if (this.stopping) break;
-        const delay = backoffDelay(failures++);
-        this.logger.warn({ err: error, retryInMs: delay }, 'outbox relay interrupted; retrying');
-        await sleep(delay, this.stopController.signal).catch(() => {});
+        const reason = describeBrokerFailure(error, this.settings.topology);
+        retryInMs = backoffDelay(failures++);
+        const fields = { err: error, reason: reason.text, retryInMs, failures };
+        // An outage logs a warning per attempt; a mismatch needs an operator.
+        if (reason.needsOperator) this.logger.error(fields, 'outbox relay cannot publish; readiness is NOT_SERVING until it can');
+        else this.logger.warn(fields, 'outbox relay interrupted; retrying');
+        this.state = { publishing: false, reason: reason.text };
       } finally {
-        await connection?.close().catch(() => {});
+        if (connection) await closeBrokerConnection(connection, this.settings.connectTimeoutMs);
       }
+      if (retryInMs > 0) await sleep(retryInMs, this.stopController.signal).catch(() => {});
     }
   }
 
@@ -133,14 +175,26 @@ export class OutboxRelay {
       if (entries.length === 0) return 0;
       // RETURNING keeps no order; publish in the order the tasks were queued.
       entries.sort((a, b) => Number(BigInt(a.id) - BigInt(b.id)));
-      for (const { task_id: taskId } of entries) {
-        channel.sendToQueue(this.settings.topology.taskQueue, encodeTaskMessage(taskId), {
-          persistent: true,
-          contentType: TASK_MESSAGE_CONTENT_TYPE,
-          messageId: taskId,
-        });
+      const returned: string[] = [];
+      const onReturn = (message: Message) => returned.push(String(message.properties.messageId));
+      channel.on('return', onReturn);
+      try {
+        for (const { task_id: taskId } of entries) {
+          channel.sendToQueue(this.settings.topology.taskQueue, encodeTaskMessage(taskId), {
+            persistent: true,
+            mandatory: true,
+            contentType: TASK_MESSAGE_CONTENT_TYPE,
+            messageId: taskId,
+          });
+        }
+        await this.confirmed(channel);
+      } finally {
+        channel.off('return', onReturn);
       }
-      await this.confirmed(channel);
+      // The broker sends a return before the confirm of the same message, so
+      // every return of this batch has arrived by now. One unroutable message
+      // means the queue is gone for all: roll the whole batch back.
+      if (returned.length > 0) throw new UnroutableError(this.settings.topology.taskQueue, returned.length);
       this.logger.debug({ count: entries.length }, 'published outbox entries');
       return entries.length;
     });
@@ -149,7 +203,7 @@ export class OutboxRelay {
   /**
    * The broker's confirms for everything published on the channel. A broker
    * that blocks publishers (memory or disk alarm) keeps the connection open
-   * and never confirms: give up after CONFIRM_TIMEOUT_MS so the transaction
+   * and never confirms: give up after `confirmTimeoutMs` so the transaction
    * rolls back, its row locks and connection are released, and the entries
    * are published again later. A stop does not cut the wait short: the batch
    * in flight was published, and committing its deletion once confirmed
@@ -157,8 +211,9 @@ export class OutboxRelay {
    */
   private async confirmed(channel: ConfirmChannel): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
+    const { confirmTimeoutMs } = this.settings;
     const givingUp = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no confirms from the broker within ${CONFIRM_TIMEOUT_MS} ms`)), CONFIRM_TIMEOUT_MS);
+      timer = setTimeout(() => reject(new Error(`no confirms from the broker within ${confirmTimeoutMs} ms`)), confirmTimeoutMs);
     });
     try {
       await Promise.race([channel.waitForConfirms(), givingUp]);

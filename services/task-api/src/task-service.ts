@@ -6,8 +6,12 @@ import { validateContent, validateTaskId } from './validation.js';
 
 export interface TaskServiceDeps {
   store: TaskStore;
-  /** Inserts a pending task with its outbox entry and resolves once both are committed (see group-commit.ts). */
-  createTask(content: string): Promise<Task>;
+  /**
+   * Inserts a pending task with its outbox entry and resolves once both are
+   * committed (see group-commit.ts); `signal` is the request's, so a create
+   * still waiting when its deadline passes is dropped.
+   */
+  createTask(content: string, signal?: AbortSignal): Promise<Task>;
   /** Called after a create commits, so the outbox relay publishes at once. */
   onTaskCommitted(taskId: string): void;
   /** Whether the database answers; backs the REST /health route. */
@@ -23,8 +27,8 @@ export interface TaskServiceDeps {
 // UNIMPLEMENTED for a method without a handler.
 export function createTaskService(deps: TaskServiceDeps): Partial<ServiceImpl<typeof TaskService>> {
   return {
-    async createTask(request) {
-      const task = await deps.createTask(validateContent(request.content));
+    async createTask(request, context) {
+      const task = await deps.createTask(validateContent(request.content), context.signal);
       deps.onTaskCommitted(task.id);
       return { task: toTaskMessage(task) };
     },

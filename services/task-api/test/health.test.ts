@@ -31,7 +31,8 @@ describe('health', () => {
     const healthClient = createClient(health.Health, transport());
     const tasks = createClient(TaskService, transport());
     const check = async () => (await healthClient.check({ service: '' })).status;
-    expect(await check()).toBe(health.HealthCheckResponse_ServingStatus.SERVING);
+    // Ready once the outbox relay has reached the broker too (see broker-readiness.test.ts).
+    await waitFor(check, (s) => s === health.HealthCheckResponse_ServingStatus.SERVING, { description: 'SERVING after start' });
     expect(await healthClient.check({ service: 'taskproc.v1.TaskService' })).toMatchObject({
       status: health.HealthCheckResponse_ServingStatus.SERVING,
     });

@@ -49,6 +49,19 @@ async function drainQueue(): Promise<string[]> {
   }
 }
 
+/** Whether the task queue exists (on a channel of its own: the broker closes the channel that asks for a missing queue). */
+async function taskQueueExists(): Promise<boolean> {
+  const probe = await connection.createChannel();
+  probe.on('error', () => {});
+  try {
+    await probe.checkQueue(harness.topology.taskQueue);
+    await probe.close();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 async function outboxSize(): Promise<number> {
   const [row] = await harness.database.query<{ n: string }>('select count(*) as n from outbox');
   return Number(row!.n);
@@ -83,5 +96,19 @@ describe('outbox relay', () => {
     await waitFor(outboxSize, (n) => n === 0, { timeoutMs: 20_000, description: 'relay to publish after reconnecting' });
     const seen = await waitFor(drainQueue, (ids) => ids.length > 0, { description: 'the message to arrive' });
     expect(seen).toEqual([task!.id]);
+  });
+
+  it('keeps the entry of a task whose queue was deleted until the queue exists again, and declares it again', async () => {
+    await channel.deleteQueue(harness.topology.taskQueue);
+    const { task } = await client.createTask({ content: 'while the task queue is missing' });
+    // Unroutable publishes come back (mandatory) and roll the batch back; the
+    // relay reconnects, declares the queue and publishes into it.
+    const seen = await waitFor(
+      async () => ((await taskQueueExists()) ? drainQueue() : []),
+      (ids) => ids.length > 0,
+      { timeoutMs: 20_000, description: 'the task queue declared again, holding the message' },
+    );
+    expect(seen).toEqual([task!.id]);
+    expect(await outboxSize()).toBe(0);
   });
 });

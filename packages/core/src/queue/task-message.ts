@@ -12,7 +12,12 @@ export function encodeTaskMessage(taskId: string): Buffer {
   return Buffer.from(JSON.stringify({ task_id: taskId } satisfies TaskMessage));
 }
 
-/** The task id of a message body, or an error saying why the body is unusable. */
+/**
+ * The task id of a message body, or an error saying why the body is unusable.
+ * The id comes back in canonical lower case (what PostgreSQL prints for a
+ * uuid, and so what cancel notices carry), whatever case the producer used:
+ * the processor keys its running work by it.
+ */
 export function decodeTaskMessage(body: Buffer): { taskId: string } | { error: string } {
   let parsed: unknown;
   try {
@@ -24,5 +29,5 @@ export function decodeTaskMessage(body: Buffer): { taskId: string } | { error: s
   if (typeof taskId !== 'string' || !isUuid(taskId)) {
     return { error: 'body has no task_id UUID' };
   }
-  return { taskId };
+  return { taskId: taskId.toLowerCase() };
 }

@@ -12,6 +12,12 @@ const PING_INTERVAL_MS = 10_000;
 
 export interface CancellationListenerOptions {
   databaseUrl: string;
+  /** Opening the LISTEN connection. */
+  connectTimeoutMs: number;
+  /** Each statement on it (LISTEN, the keepalive ping); a ping without an answer replaces the connection. */
+  queryTimeoutMs: number;
+  /** Closing it at shutdown. */
+  closeTimeoutMs: number;
   logger: Logger;
   onCancel: (taskId: string) => void;
   /**
@@ -45,7 +51,7 @@ export class CancellationListener {
   async close(): Promise<void> {
     this.stopping = true;
     this.stopController.abort();
-    await this.client?.end().catch(() => undefined);
+    if (this.client) await endWithin(this.client, this.options.closeTimeoutMs);
     await this.loop;
   }
 
@@ -71,9 +77,10 @@ export class CancellationListener {
     const { logger, onCancel } = this.options;
     const client = new pg.Client({
       connectionString: this.options.databaseUrl,
-      connectionTimeoutMillis: 3_000,
-      query_timeout: 5_000,
+      connectionTimeoutMillis: this.options.connectTimeoutMs,
+      query_timeout: this.options.queryTimeoutMs,
       keepAlive: true,
+      keepAliveInitialDelayMillis: PING_INTERVAL_MS,
       application_name: 'taskproc-processor-listener',
     });
     const ended = new Promise<void>((resolve) => {
@@ -96,14 +103,31 @@ export class CancellationListener {
       onListening();
       this.markReady();
       ping = setInterval(() => {
-        client.query('select 1').catch(() => void client.end().catch(() => undefined));
+        client.query('select 1').catch((error: unknown) => {
+          // A silently lost server never answers end() either: cut the socket.
+          if (!this.stopping) logger.warn({ err: error }, 'cancellation listener ping failed; replacing the connection');
+          destroySocket(client);
+        });
       }, PING_INTERVAL_MS);
       await ended;
       if (!this.stopping) logger.warn('cancellation listener disconnected; reconnecting');
     } finally {
       clearInterval(ping);
       this.client = null;
-      await client.end().catch(() => undefined);
+      await endWithin(client, this.options.closeTimeoutMs);
     }
   }
+}
+
+/** Ends a client, cutting its socket when the server does not answer within `ms`. */
+async function endWithin(client: pg.Client, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), ms)));
+  const outcome = await Promise.race([client.end().then(() => 'ended', () => 'ended'), late]);
+  clearTimeout(timer);
+  if (outcome === 'late') destroySocket(client);
+}
+
+function destroySocket(client: pg.Client): void {
+  (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
 }

@@ -1,12 +1,32 @@
 import { hostname } from 'node:os';
-import amqp, { type Channel, type ChannelModel, type ConfirmChannel, type ConsumeMessage } from 'amqplib';
-import { assertTaskTopology, backoffDelay, sleep, type Logger, type TaskTopology } from '@taskproc/core';
+import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage } from 'amqplib';
+import {
+  assertTaskTopology,
+  backoffDelay,
+  closeBrokerConnection,
+  connectToBroker,
+  sleep,
+  type Logger,
+  type TaskTopology,
+} from '@taskproc/core';
 import type { ProcessorEvents } from '../events.js';
 import type { DeadLetterFn, HandledMessage } from '../tasks/task-runner.js';
-import { publishDeadLetter } from './dead-letter.js';
+import { createDeadLetterPublisher } from './dead-letter.js';
 
 export interface TaskConsumerOptions {
   amqpUrl: string;
+  /** Bounds amqp.connect (TCP and handshake). */
+  connectTimeoutMs: number;
+  /** Bounds each close step (consumer cancel, channel, connection): a broker that stopped answering would hold them forever. */
+  closeTimeoutMs: number;
+  /** Longest wait for the broker's confirm of a dead-letter copy. */
+  confirmTimeoutMs: number;
+  /**
+   * After the shutdown grace, how long aborted work may take to unwind: only
+   * a database statement already sent holds it, so the pool's statement
+   * bound (plus its client margin) is enough.
+   */
+  abortDrainMs: number;
   topology: TaskTopology;
   prefetch: number;
   logger: Logger;
@@ -64,24 +84,29 @@ export class TaskConsumer {
       this.stopping = true;
       const session = this.session;
       if (session) {
-        await session.channel.cancel(session.consumerTag).catch((error: unknown) => {
+        const canceled = await withinMs(session.channel.cancel(session.consumerTag), this.options.closeTimeoutMs).catch((error: unknown) => {
           this.options.logger.warn({ err: error }, 'could not cancel the consumer; closing the channel instead');
+          return true;
         });
+        if (!canceled) this.options.logger.warn('the broker did not answer the consumer cancel in time; closing the channel instead');
       }
       if (!(await this.drain(graceMs))) {
         this.options.logger.warn({ inFlight: this.inFlight.size }, 'shutdown grace ran out; returning unfinished messages to the queue');
         abortRest();
         // Aborted work unwinds at once; only a database statement already
-        // sent can hold it up, and the pool's timeouts bound that.
-        await this.drain(10_000);
+        // sent can hold it up, and the pool's statement bound covers that.
+        await this.drain(this.options.abortDrainMs);
       }
       this.stopController.abort();
       const current = this.session;
       // Channel first: its close handshake returns only after the broker has
       // taken every ack and nack sent before it. Closing the connection
       // straight away can overtake acks still buffered in the client.
-      await current?.channel.close().catch(() => undefined);
-      await current?.connection.close().catch(() => undefined);
+      // Both bounded: a broker that stopped answering would hold them forever.
+      if (current) {
+        await withinMs(current.channel.close(), this.options.closeTimeoutMs).catch(() => undefined);
+        await closeBrokerConnection(current.connection, this.options.closeTimeoutMs);
+      }
     }
     await this.loop;
   }
@@ -118,12 +143,13 @@ export class TaskConsumer {
   /** Connects, consumes, and resolves when the connection closes. */
   private async consumeUntilClosed(onConnected: () => void): Promise<void> {
     const { amqpUrl, topology, prefetch, logger, events } = this.options;
-    const connection = await amqp.connect(amqpUrl, {
-      clientProperties: { connection_name: `taskproc-processor ${hostname()} pid ${process.pid}` },
+    const connection = await connectToBroker(amqpUrl, {
+      timeoutMs: this.options.connectTimeoutMs,
+      connectionName: `taskproc-processor ${hostname()} pid ${process.pid}`,
     });
     const closed = new Promise<void>((resolve) => connection.once('close', () => resolve()));
     connection.on('error', (error: Error) => logger.warn({ err: error }, 'RabbitMQ connection error'));
-    const closeConnection = () => void connection.close().catch(() => undefined);
+    const closeConnection = () => void closeBrokerConnection(connection, this.options.closeTimeoutMs);
     try {
       const channel = await connection.createChannel();
       const confirmChannel: ConfirmChannel = await connection.createConfirmChannel();
@@ -135,7 +161,16 @@ export class TaskConsumer {
       }
       await assertTaskTopology(channel, topology);
       await channel.prefetch(prefetch);
-      const deadLetter: DeadLetterFn = (message, reason) => publishDeadLetter(confirmChannel, topology.deadLetterExchange, message, reason);
+      const deadLetter: DeadLetterFn = createDeadLetterPublisher(confirmChannel, {
+        exchange: topology.deadLetterExchange,
+        confirmTimeoutMs: this.options.confirmTimeoutMs,
+        // The dead-letter queue was deleted: declare the topology again on
+        // the confirm channel (a mismatch closes it, and the session with it).
+        onUnroutable: () => {
+          logger.error({ exchange: topology.deadLetterExchange }, 'a dead-letter copy was unroutable; declaring the dead-letter queue again');
+          assertTaskTopology(confirmChannel, topology).catch((error: unknown) => logger.error({ err: error }, 'could not declare the topology again'));
+        },
+      });
       const { consumerTag } = await channel.consume(
         topology.taskQueue,
         (message) => {
@@ -178,12 +213,23 @@ export class TaskConsumer {
         }
       } catch (error) {
         // The channel died first; the broker has returned the message already.
-        logger.debug({ err: error, taskId: handled.taskId }, 'channel closed before the message was settled');
+        logger.warn({ err: error, taskId: handled.taskId }, 'channel closed before the message was settled; the broker redelivers it');
       }
       events.emit('settled', { taskId: handled.taskId, outcome: handled.outcome, acked });
     })();
     this.inFlight.add(settled);
     this.peak = Math.max(this.peak, this.inFlight.size);
     void settled.finally(() => this.inFlight.delete(settled));
+  }
+}
+
+/** Resolves true when `promise` settles within `ms`, false when it does not (it keeps running). Rejects with its error. */
+async function withinMs(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  try {
+    return await Promise.race([promise.then(() => true as const), late]);
+  } finally {
+    clearTimeout(timer);
   }
 }
