@@ -1,5 +1,5 @@
 import { startTaskApi, readTaskApiConfig, type RunningTaskApi, type TaskApiConfig } from '@taskproc/task-api';
-import { createLogger, taskTopology, type TaskTopology } from '@taskproc/core';
+import { createLogger, taskTopology, type Logger, type TaskTopology } from '@taskproc/core';
 import { createTestDatabase, type TestDatabase } from './test-database.js';
 import { deleteNamespace, testNamespace } from './test-broker.js';
 import { loadTestEnv } from './test-env.js';
@@ -21,12 +21,14 @@ export interface TaskApiHarness {
 export async function startTaskApiHarness(
   label: string,
   overrides: (env: Record<string, string>) => Record<string, string> = (env) => env,
+  /** Where the task-api logs (default: .env.test's LOG_LEVEL, silent). */
+  logger?: Logger,
 ): Promise<TaskApiHarness> {
   const base = loadTestEnv();
   const database = await createTestDatabase(base.DATABASE_URL!, label);
   const env = overrides({ ...base, DATABASE_URL: database.url, QUEUE_NAMESPACE: testNamespace(label) });
   const config = readTaskApiConfig(env);
-  const api = await startTaskApi(config, createLogger('task-api', config.logLevel));
+  const api = await startTaskApi(config, logger ?? createLogger('task-api', config.logLevel));
   const topology = taskTopology(config.queueNamespace, config.queueDeliveryLimit);
   return {
     api,

@@ -3,16 +3,19 @@ import { DEAD_LETTER_REASON_HEADER, encodeTaskMessage, newTaskId } from '@taskpr
 import { startProcessor, type Processor } from '../src/processor.js';
 import type { ProcessorEventMap } from '../src/events.js';
 import { createHarness, type Harness } from './support/harness.js';
+import { captureLogs, type CapturedLogs } from './support/log-capture.js';
 import { waitFor } from '../../../test/support/wait-for.js';
 
 describe('poison messages', () => {
   let harness: Harness;
   let processor: Processor;
+  let logs: CapturedLogs;
   const settled: ProcessorEventMap['settled'][0][] = [];
 
   beforeAll(async () => {
     harness = await createHarness('processor_poison');
-    processor = await startProcessor(harness.config);
+    logs = captureLogs();
+    processor = await startProcessor(harness.config, logs.logger);
     processor.events.on('settled', (event) => settled.push(event));
   });
 
@@ -39,6 +42,28 @@ describe('poison messages', () => {
     await waitFor(() => settled.filter((s) => s.outcome === 'dead-lettered' && s.acked).length, (n) => n > 0);
     settled.length = 0;
     expect(await harness.readyMessages()).toBe(0);
+    // The log line an operator finds it by: a warning naming the message and why.
+    const logged = logs.matching('set aside in the dead-letter queue').filter((line) => line.messageId === messageId);
+    expect(logged).toHaveLength(1);
+    expect(logged[0]).toMatchObject({ level: 40, reason, messageId });
+  });
+
+  it('keeps a poison message while the dead-letter queue is missing, declares the queue again and then sets it aside', async () => {
+    await harness.deleteQueue(harness.topology.deadLetterQueue);
+    const messageId = newTaskId();
+    const body = Buffer.from('not json at all');
+    await harness.publish(body, { messageId });
+    // The copy comes back unroutable (mandatory): the original is returned to
+    // the queue, not acknowledged, and the processor declares the queue again.
+    const [dead] = await waitFor(
+      () => harness.drainDeadLetters().catch(() => []),
+      (messages) => messages.length > 0,
+      { timeoutMs: 20_000, description: 'the dead letter, once the queue exists again' },
+    );
+    expect(dead!.properties.messageId).toBe(messageId);
+    expect(dead!.properties.headers?.[DEAD_LETTER_REASON_HEADER]).toBe('body is not JSON');
+    await waitFor(() => harness.readyMessages(), (n) => n === 0, { description: 'the original acknowledged' });
+    settled.length = 0;
   });
 
   it('ends a crash loop at the delivery limit in the dead-letter queue, and never dead-letters a healthy task', async () => {

@@ -39,8 +39,10 @@ export interface Harness {
   countByStatus(): Promise<Partial<Record<TaskStatusName, number>>>;
   /** The transitions the trigger logged for a task, oldest first. */
   transitions(taskId: string): Promise<{ from_status: string | null; to_status: string; attempt: number }[]>;
-  /** Takes every message out of the dead-letter queue. */
+  /** Takes every message out of the dead-letter queue (rejects while the queue does not exist). */
   drainDeadLetters(): Promise<GetMessage[]>;
+  /** Deletes a queue of this world, as an operator's mistake would. */
+  deleteQueue(name: string): Promise<void>;
   /** Messages ready in the task queue (not counting unacknowledged ones). */
   readyMessages(): Promise<number>;
   close(): Promise<void>;
@@ -94,12 +96,22 @@ export async function createHarness(label: string, overrides: Record<string, str
       return db.query('select from_status, to_status, attempt from task_transition where task_id = $1 order by id', [taskId]);
     },
     async drainDeadLetters() {
+      // A channel of its own: the broker closes the channel that reads a missing queue.
+      const reader = await connection.createChannel();
+      reader.on('error', () => undefined);
       const messages: GetMessage[] = [];
-      for (;;) {
-        const message = await channel.get(topology.deadLetterQueue, { noAck: true });
-        if (!message) return messages;
-        messages.push(message);
+      try {
+        for (;;) {
+          const message = await reader.get(topology.deadLetterQueue, { noAck: true });
+          if (!message) return messages;
+          messages.push(message);
+        }
+      } finally {
+        await reader.close().catch(() => undefined);
       }
+    },
+    async deleteQueue(name) {
+      await channel.deleteQueue(name);
     },
     async readyMessages() {
       return (await channel.checkQueue(topology.taskQueue)).messageCount;
