@@ -54,6 +54,7 @@ export async function runScenario(scenario: Scenario, options: RunnerOptions): P
   const failures: string[] = [];
   const notes: string[] = [];
   let expectedDeadLettered = 0;
+  let allowedDeliveryLimit = 0;
   let badInput5xx = 0;
 
   const dbName = `faults_${scenario.id.replace(/\W/g, '_')}_${(runs.get(scenario.id) ?? 0) + 1}`;
@@ -93,6 +94,7 @@ export async function runScenario(scenario: Scenario, options: RunnerOptions): P
     fail: (message) => failures.push(message),
     note: (message) => notes.push(message),
     expectDeadLettered: (count) => (expectedDeadLettered = count),
+    allowDeliveryLimitDeadLetters: (max) => (allowedDeliveryLimit = max),
     countBadInput5xx: (count) => (badInput5xx = count),
   };
 
@@ -135,10 +137,16 @@ export async function runScenario(scenario: Scenario, options: RunnerOptions): P
     }
     await supervisor.stopAll();
     const taskQueueDepth = await broker.depth(topology.taskQueue);
-    const reasons = await broker.deadLetterReasons();
-    const unexplained = reasons.filter((r) => r === null).length;
+    const letters = await broker.deadLetters();
+    const atLimit = letters.filter((l) => l.reason === null && l.brokerReason === 'delivery_limit').length;
+    const unexplained = letters.filter((l) => l.reason === null).length - (allowedDeliveryLimit > 0 ? atLimit : 0);
     if (unexplained > 0) failures.push(`${unexplained} dead letter(s) without an ${'x-taskproc-reason'} header (delivery limit reached?)`);
-    const outcome = await check({ db, record, taskQueueDepth, deadLettered: reasons.length, expectedDeadLettered, badInput5xx });
+    if (allowedDeliveryLimit > 0) {
+      notes.push(`${atLimit} message(s) dead-lettered by the broker at the delivery limit (at most ${allowedDeliveryLimit} allowed)`);
+      if (atLimit > allowedDeliveryLimit) failures.push(`${atLimit} message(s) dead-lettered at the delivery limit, more than the ${allowedDeliveryLimit} allowed`);
+    }
+    const deadLettered = letters.filter((l) => l.reason !== null).length;
+    const outcome = await check({ db, record, taskQueueDepth, deadLettered, expectedDeadLettered, badInput5xx });
     failures.push(...outcome.failures, ...supervisor.unexpectedExits);
     notes.unshift(...outcome.notes);
     if (outcome.latenciesMs.length > 0) {

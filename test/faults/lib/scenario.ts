@@ -36,6 +36,11 @@ export interface ScenarioContext {
   note(message: string): void;
   /** Dead letters the scenario put there on purpose (default 0). */
   expectDeadLettered(count: number): void;
+  /**
+   * Up to `max` messages the broker itself may dead-letter at the queue's
+   * delivery limit (a crash loop); by default any such dead letter fails the scenario.
+   */
+  allowDeliveryLimitDeadLetters(max: number): void;
   /** 5xx answers to bad input (scenario 10). */
   countBadInput5xx(count: number): void;
   /** Wait longer than the default before calling what is left unfinished "stuck". */
