@@ -54,6 +54,7 @@ alive_or_fail() {
   fi
 }
 
+# On a timeout, $WHY_NOT (if set) is run to show the reason.
 wait_until() { # description seconds command...
   local description=$1 deadline=$((SECONDS + $2))
   shift 2
@@ -61,6 +62,7 @@ wait_until() { # description seconds command...
     for pidfile in "$RUN_DIR"/pids/*.pid; do alive_or_fail "$(basename "$pidfile" .pid)"; done
     if ((SECONDS >= deadline)); then
       echo "error: timed out waiting for $description" >&2
+      if [[ -n ${WHY_NOT:-} ]]; then bash -c "$WHY_NOT" >&2 || true; fi
       scripts/stop-local.sh >/dev/null
       exit 1
     fi
@@ -70,7 +72,11 @@ wait_until() { # description seconds command...
 
 API="http://127.0.0.1:$TASK_API_PORT"
 GATEWAY="http://127.0.0.1:$GATEWAY_PORT"
-wait_until "task-api health" 60 bash -c "curl -fsS -X POST -H 'content-type: application/json' -d '{}' $API/grpc.health.v1.Health/Check | grep -q '\"SERVING\"'"
+# Readiness, not just liveness: SERVING means the database answers and the
+# outbox relay can publish (it has declared its queues on RabbitMQ). A
+# topology mismatch (e.g. another QUEUE_DELIVERY_LIMIT) keeps it NOT_SERVING.
+WHY_NOT="grep -E 'not ready|cannot publish' $RUN_DIR/logs/task-api.log | tail -n 3" \
+  wait_until "task-api readiness (grpc.health.v1 SERVING)" 60 bash -c "curl -fsS -X POST -H 'content-type: application/json' -d '{}' $API/grpc.health.v1.Health/Check | grep -q '\"SERVING\"'"
 for i in $(seq 1 "${PROCESSOR_REPLICAS:-1}"); do
   wait_until "processor-$i to consume" 60 grep -q '"consuming tasks"' "$RUN_DIR/logs/processor-$i.log"
 done

@@ -18,6 +18,7 @@ import {
   type Json,
   type Service,
 } from './deployment/compose.js';
+import { readProcessorConfig, shutdownBudgetMs } from '@taskproc/processor/config';
 import { isIgnored, readDockerfile, readDockerignore, type Stage } from './deployment/dockerfile.js';
 import { adminAddress, clusters, listenerAddresses, strings, valuesOfKey } from './deployment/envoy.js';
 
@@ -362,6 +363,14 @@ describe('compose files', () => {
     expect(environmentOf(custom.services.processor!).AMQP_URL).toContain(':mq-secret@rabbitmq:');
     expect(environmentOf(custom.services.rabbitmq!).RABBITMQ_DEFAULT_PASS).toBe('mq-secret');
     expect(publishedPorts(custom.services[ENVOY_SERVICE]!)[0]!.hostPort).toBe('9080');
+  });
+
+  it("gives the processor at least its shutdown budget between SIGTERM and SIGKILL", () => {
+    const processor = service('processor');
+    const grace = /^(\d+)s$/.exec(String(processor.stop_grace_period));
+    expect(grace, 'processor stop_grace_period in whole seconds').not.toBeNull();
+    const budgetMs = shutdownBudgetMs(readProcessorConfig(environmentOf(processor)));
+    expect(Number(grace![1]) * 1_000).toBeGreaterThanOrEqual(budgetMs);
   });
 
   it('the REST contract suite runs from the test stage against Envoy in the stack', () => {

@@ -28,11 +28,12 @@ afterAll(async () => {
   await system?.close();
 });
 
-function expectTask(answer: RestAnswer, expected: { status: string; content?: string }) {
+function expectTask(answer: RestAnswer, expected: { status: string | string[]; content?: string }) {
   expect(answer.contentType).toMatch(/^application\/json/);
   expect(Object.keys(answer.json)).toEqual(TASK_KEYS);
   expect(answer.json.id).toMatch(UUID_V7);
-  expect(answer.json.status).toBe(expected.status);
+  if (Array.isArray(expected.status)) expect(expected.status).toContain(answer.json.status);
+  else expect(answer.json.status).toBe(expected.status);
   if (expected.content !== undefined) expect(answer.json.content).toBe(expected.content);
   expect(answer.json.created_at).toMatch(TIMESTAMP);
   if (answer.json.updated_at !== null) {
@@ -122,12 +123,14 @@ describe('POST /task', () => {
 
 describe('GET /task/{task_id}', () => {
   it('answers 200 with the task', async () => {
-    const id = await createdTask('look me up');
-    const answer = await rest.getTask(id);
+    const created = await rest.createTask('look me up');
+    expect(created.status).toBe(201);
+    const answer = await rest.getTask(created.json.id as string);
     expect(answer.status).toBe(200);
-    expectTask(answer, { status: answer.json.status, content: 'look me up' });
-    expect(['pending', 'processing', 'completed']).toContain(answer.json.status);
-    expect(answer.json.id).toBe(id);
+    // The processor may have taken it meanwhile; nothing else may have happened to it.
+    expectTask(answer, { status: ['pending', 'processing', 'completed'], content: 'look me up' });
+    expect(answer.json.id).toBe(created.json.id);
+    expect(answer.json.created_at).toBe(created.json.created_at);
   });
 
   it('answers 400 INVALID_ARGUMENT when task_id is not a UUID', async () => {
@@ -226,27 +229,5 @@ describe('life cycle through REST', () => {
   });
 });
 
-// Only when this suite runs the system itself can it cut task-api from its
-// database without touching anyone else's; against a deployed Envoy
-// (REST_BASE_URL) the deployment's fault suites cover this row.
-if (!process.env.REST_BASE_URL) {
-  describe('database unavailable', () => {
-    it('POST /task and GET /health answer 503 UNAVAILABLE, and recover', async () => {
-      const fault = system.databaseFault!;
-      fault.block();
-      try {
-        const health = await waitFor(() => rest.send('GET', '/health'), (answer) => answer.status === 503, {
-          description: 'GET /health 503 while the database is blocked',
-        });
-        expectError(health, 503, 14);
-        expectError(await rest.createTask('no database'), 503, 14);
-      } finally {
-        fault.unblock();
-      }
-      await waitFor(() => rest.send('GET', '/health'), (answer) => answer.status === 200, {
-        timeoutMs: 20_000,
-        description: 'GET /health 200 once the database is back',
-      });
-    });
-  });
-}
+// The 503 row (database unavailable) needs a fault made to task-api alone,
+// so it lives in rest-outage.test.ts, which always runs a system of its own.

@@ -18,7 +18,7 @@ export interface RestSystem {
    * Makes the database unreachable for task-api alone (the processor keeps
    * its own connection). Only when this suite runs the system itself.
    */
-  databaseFault?: { block(): void; unblock(): void };
+  databaseFault?: { block(): void; unblock(): void; stall(): void; unstall(): void };
   close(): Promise<void>;
 }
 
@@ -26,13 +26,20 @@ export interface RestSystem {
 // lasts; short enough to keep the life-cycle tests quick.
 const OWN_PROCESSING_DURATION_MS = 1_500;
 
-export async function startRestSystem(label: string): Promise<RestSystem> {
+/**
+ * `ownSystem` starts the system here even when REST_BASE_URL names one: for
+ * rows that need to make a fault happen to task-api alone.
+ */
+export async function startRestSystem(label: string, options: { ownSystem?: boolean } = {}): Promise<RestSystem> {
   const env = loadTestEnv();
-  const external = process.env.REST_BASE_URL;
+  const external = options.ownSystem ? undefined : process.env.REST_BASE_URL;
   if (external) {
     return {
       baseUrl: external.replace(/\/$/, ''),
-      processingDurationMs: Number(env.PROCESSING_DURATION_MS ?? 3_000),
+      // The deployment's processors' setting, not .env.test's:
+      // docker-compose.test.yml gives this runner the value it gives them
+      // (3000 ms, the default, when nothing says otherwise).
+      processingDurationMs: Number(process.env.PROCESSING_DURATION_MS ?? 3_000),
       close: async () => {},
     };
   }
@@ -43,6 +50,7 @@ export async function startRestSystem(label: string): Promise<RestSystem> {
   let gateway: RunningGateway | undefined;
   const close = async () => {
     databaseProxy.unblock();
+    databaseProxy.unstall();
     await gateway?.close();
     await processor?.close();
     await harness?.close();
@@ -69,7 +77,12 @@ export async function startRestSystem(label: string): Promise<RestSystem> {
   return {
     baseUrl: gateway.url,
     processingDurationMs: OWN_PROCESSING_DURATION_MS,
-    databaseFault: { block: () => databaseProxy.block(), unblock: () => databaseProxy.unblock() },
+    databaseFault: {
+      block: () => databaseProxy.block(),
+      unblock: () => databaseProxy.unblock(),
+      stall: () => databaseProxy.stall(),
+      unstall: () => databaseProxy.unstall(),
+    },
     close,
   };
 }

@@ -17,6 +17,7 @@ import { createReadinessProbe } from './readiness.js';
 import { createRoutes } from './routes.js';
 import { createDualProtocolServer, type DualProtocolHandler } from './server.js';
 import { StaleTaskSweeper } from './stale-task-sweeper.js';
+import { markInvalidUtf8InBinaryStrings, strictJsonTextDecoder } from './utf8.js';
 
 export type { TaskApiConfig } from './config.js';
 export { readTaskApiConfig } from './config.js';
@@ -36,6 +37,7 @@ const READ_MAX_BYTES = 2 * 1024 * 1024;
 
 /** Starts the task-api: ORM, outbox relay and the ConnectRPC server on one port. */
 export async function startTaskApi(config: TaskApiConfig, logger: Logger = createLogger('task-api', config.logLevel)): Promise<RunningTaskApi> {
+  markInvalidUtf8InBinaryStrings();
   const orm = await openOrm({
     databaseUrl: config.databaseUrl,
     poolSize: config.databasePoolSize,
@@ -89,8 +91,10 @@ export async function startTaskApi(config: TaskApiConfig, logger: Logger = creat
     // Outermost first: the deadline's UNAVAILABLE is mapped and logged like any other error.
     interceptors: [requestInterceptor(logger), requestDeadlineInterceptor(config.requestTimeoutMs)],
     readMaxBytes: READ_MAX_BYTES,
+    // connect-node passes these to its JSON serialization; the type omits the decoder.
+    jsonOptions: { textDecoder: strictJsonTextDecoder } as Parameters<typeof connectNodeAdapter>[0]['jsonOptions'],
   });
-  const server = createDualProtocolServer(handler as DualProtocolHandler);
+  const server = createDualProtocolServer(handler as DualProtocolHandler, { handshakeTimeoutMs: config.connectionHandshakeTimeoutMs });
   const address = await server.listen(config.port, config.host);
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   logger.info({ port: address.port, host: config.host }, 'task-api listening (gRPC, gRPC-Web, Connect)');

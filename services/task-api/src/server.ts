@@ -23,19 +23,56 @@ export interface DualProtocolServer {
  * first bytes of each connection and hands the socket to the server that
  * speaks its protocol: gRPC (HTTP/2 only), gRPC-Web and Connect (either).
  */
-export function createDualProtocolServer(handler: DualProtocolHandler): DualProtocolServer {
+export interface DualProtocolServerOptions {
+  /**
+   * Each step of opening a connection gets this long: sending the first
+   * bytes that tell the protocol (the whole HTTP/2 preface), then sending
+   * the first request's headers (HTTP/1.1) or opening the first stream
+   * (HTTP/2). A connection that takes longer is closed, so clients that
+   * connect and say nothing cannot hold sockets and memory for ever.
+   */
+  handshakeTimeoutMs: number;
+}
+
+export function createDualProtocolServer(handler: DualProtocolHandler, options: DualProtocolServerOptions): DualProtocolServer {
+  const { handshakeTimeoutMs } = options;
   const http1 = createHttp1Server(handler as RequestListener);
+  // Node's own headersTimeout is checked only for servers that listen
+  // themselves; this one is handed its sockets, so the sniffing timer runs
+  // on until the connection's first request head has arrived.
+  const untilFirstRequest = new WeakMap<Socket, () => void>();
+  http1.on('request', (request: Parameters<RequestListener>[0]) => {
+    untilFirstRequest.get(request.socket)?.();
+    untilFirstRequest.delete(request.socket);
+  });
   const http2 = createHttp2Server(handler as (req: Http2ServerRequest, res: Http2ServerResponse) => void);
   const sockets = new Set<Socket>();
   const sessions = new Set<Http2Session>();
   http2.on('session', (session: Http2Session) => {
     sessions.add(session);
-    session.once('close', () => sessions.delete(session));
+    // A session that never opens a stream (no SETTINGS, no request) is dropped.
+    const firstStream = setTimeout(() => session.destroy(), handshakeTimeoutMs);
+    session.once('stream', () => clearTimeout(firstStream));
+    session.once('close', () => {
+      clearTimeout(firstStream);
+      sessions.delete(session);
+    });
   });
   const tcp: Server = createTcpServer((socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
-    sniffProtocol(socket, (isHttp2) => (isHttp2 ? http2 : http1).emit('connection', socket));
+    const silent = setTimeout(() => socket.destroy(), handshakeTimeoutMs);
+    const stopTimer = () => clearTimeout(silent);
+    socket.once('close', stopTimer);
+    sniffProtocol(socket, (isHttp2) => {
+      if (isHttp2) {
+        stopTimer(); // the session's own timer takes over (first stream)
+        http2.emit('connection', socket);
+      } else {
+        untilFirstRequest.set(socket, stopTimer);
+        http1.emit('connection', socket);
+      }
+    });
   });
 
   return {

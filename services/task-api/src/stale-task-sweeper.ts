@@ -1,4 +1,4 @@
-import { sleep, type Logger, type TaskStore } from '@taskproc/core';
+import { UnavailableError, isDatabaseUnavailable, sleep, type Logger, type TaskStore } from '@taskproc/core';
 
 /**
  * Every so often, puts back in the outbox the tasks whose message the system
@@ -38,8 +38,12 @@ export class StaleTaskSweeper {
           this.options.onRequeued();
         }
       } catch (error) {
-        // The next round tries again; an outage is reported by health checks.
-        this.logger.debug({ err: error }, 'stale task sweep failed');
+        // The next round tries again. Logged where an operator sees it: while
+        // sweeps fail, lost tasks are not recovered.
+        const outage = error instanceof UnavailableError || isDatabaseUnavailable(error);
+        const fields = { err: error, retryInMs: this.options.intervalMs };
+        if (outage) this.logger.warn(fields, 'stale task sweep failed: the database is unavailable');
+        else this.logger.error(fields, 'stale task sweep failed');
       }
     }
   }

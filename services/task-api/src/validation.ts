@@ -7,6 +7,10 @@ export function validateContent(content: string): string {
   if (content.length === 0) {
     throw new InvalidArgumentError('content must not be empty');
   }
+  // A lone surrogate: bytes that were not UTF-8 in a binary request (see utf8.ts).
+  if (!content.isWellFormed()) {
+    throw new InvalidArgumentError('content must be valid UTF-8');
+  }
   // Valid UTF-8, but PostgreSQL text cannot hold it: refuse it here rather
   // than let the database's refusal look like an outage.
   if (content.includes('\u0000')) {

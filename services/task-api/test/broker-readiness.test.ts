@@ -64,6 +64,8 @@ describe('readiness with a topology mismatch', () => {
     expect(String(refused[0]!.reason)).toMatch(/PRECONDITION_FAILED[\s\S]*QUEUE_DELIVERY_LIMIT/);
     expect(await check()).toBe(NOT_SERVING);
     expect(await healthClient.check({ service: TaskService.typeName })).toMatchObject({ status: NOT_SERVING });
+    // The channel error itself is logged too, not dropped.
+    expect(lines.find((line) => line.msg === 'broker channel error')).toMatchObject({ level: 50 });
     expect(lines.some((line) => line.msg === 'not ready: NOT_SERVING' && String(line.reason).includes('outbox relay cannot publish'))).toBe(true);
 
     // The outbox is durable: a create is still a 201, and /health (the database) is ok.

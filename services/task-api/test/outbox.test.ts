@@ -3,7 +3,7 @@ import amqp, { type Channel, type ChannelModel } from 'amqplib';
 import { createClient, type Client } from '@connectrpc/connect';
 import { createGrpcTransport } from '@connectrpc/connect-node';
 import { TaskService, TaskStatus } from '@taskproc/contract';
-import { decodeTaskMessage } from '@taskproc/core';
+import { assertTaskTopology, decodeTaskMessage } from '@taskproc/core';
 import { startTaskApiHarness, type TaskApiHarness } from '../../../test/support/task-api-harness.js';
 import { startTcpProxy, type TcpProxy } from '../../../test/support/tcp-proxy.js';
 import { loadTestEnv } from '../../../test/support/test-env.js';
@@ -26,6 +26,8 @@ beforeAll(async () => {
   // The test reads the queue directly, not through the proxy.
   connection = await amqp.connect(env.AMQP_URL!);
   channel = await connection.createChannel();
+  // Declared here too (idempotent), so the test can consume before the relay has connected.
+  await assertTaskTopology(channel, harness.topology);
 });
 
 afterAll(async () => {
@@ -69,20 +71,38 @@ async function outboxSize(): Promise<number> {
 
 describe('outbox relay', () => {
   it('publishes exactly one persistent message per created task', async () => {
-    const created = await Promise.all(
-      Array.from({ length: 40 }, (_, i) => client.createTask({ content: `task ${i}` }).then((r) => r.task!.id)),
-    );
-    await waitFor(outboxSize, (n) => n === 0, { description: 'outbox to empty' });
+    // A consumer collects every message as it arrives, and keeps collecting
+    // after the expected count: a late duplicate must fail the test too.
     const seen: string[] = [];
-    await waitFor(
-      async () => {
-        seen.push(...(await drainQueue()));
-        return seen.length;
-      },
-      (n) => n >= created.length,
-      { description: 'one message per task' },
-    );
-    expect([...seen].sort()).toEqual([...created].sort());
+    let lastArrival = Date.now();
+    const { consumerTag } = await channel.consume(harness.topology.taskQueue, (message) => {
+      if (!message) return;
+      const decoded = decodeTaskMessage(message.content);
+      expect(decoded).toHaveProperty('taskId');
+      expect(message.properties.deliveryMode).toBe(2);
+      expect(message.properties.messageId).toBe((decoded as { taskId: string }).taskId);
+      seen.push((decoded as { taskId: string }).taskId);
+      lastArrival = Date.now();
+      channel.ack(message);
+    });
+    try {
+      const created = await Promise.all(
+        Array.from({ length: 40 }, (_, i) => client.createTask({ content: `task ${i}` }).then((r) => r.task!.id)),
+      );
+      await waitFor(outboxSize, (n) => n === 0, { description: 'outbox to empty' });
+      await waitFor(() => seen.length, (n) => n >= created.length, { description: 'one message per task' });
+      // No further message within QUIET_MS: several relay poll intervals, so
+      // a second publish of any entry (a batch published but not deleted)
+      // would have arrived.
+      const QUIET_MS = harness.config.outboxPollIntervalMs * 5;
+      await waitFor(() => Date.now() - lastArrival, (quietFor) => quietFor >= QUIET_MS, {
+        timeoutMs: QUIET_MS * 10,
+        description: `no message for ${QUIET_MS} ms after the last one`,
+      });
+      expect([...seen].sort()).toEqual([...created].sort());
+    } finally {
+      await channel.cancel(consumerTag);
+    }
   });
 
   it('accepts tasks while the broker is unreachable and publishes them once it is back', async () => {

@@ -17,6 +17,11 @@ describe('validateContent', () => {
   it('refuses the NUL character, which PostgreSQL text cannot store', () => {
     expect(() => validateContent('a\u0000b')).toThrow(InvalidArgumentError);
   });
+
+  it('refuses a lone surrogate (bytes that were not UTF-8), and keeps U+FFFD a client sent', () => {
+    expect(() => validateContent('a\uD800')).toThrow('content must be valid UTF-8');
+    expect(validateContent('a\uFFFDb')).toBe('a\uFFFDb');
+  });
 });
 
 describe('validateTaskId', () => {

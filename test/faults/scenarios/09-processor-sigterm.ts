@@ -1,4 +1,3 @@
-import { setTimeout as delay } from 'node:timers/promises';
 import { submitLoad } from '../lib/load.js';
 import type { Scenario } from '../lib/scenario.js';
 
@@ -22,19 +21,24 @@ export const processorSigterm: Scenario = {
     await supervisor.start(system.processorSpec(2, { PROCESSOR_SHUTDOWN_GRACE_MS: '5000' }));
     await supervisor.start(system.processorSpec(3, { PROCESSOR_SHUTDOWN_GRACE_MS: '500' }));
     await system.startGateway();
+    const targets = [
+      ['processor-2', 5_000],
+      ['processor-3', 500],
+    ] as const;
+    // Each target has finished a task of this load: it is in the flow of work
+    // and, with tasks arriving faster than they finish, holds others now.
+    const working = targets.map(([name]) => supervisor.get(name).waitForLine(/"task completed"/, 60_000));
     const load = submitLoad(system.clients, ctx.record, ctx.topology.taskQueue, { count: 300, concurrency: 16, ratePerSecond: 40 });
-    await delay(3_000);
-    for (const [name, graceMs] of [['processor-2', 5_000], ['processor-3', 500]] as const) {
+    await Promise.all(working);
+    const stopped = targets.map(async ([name, graceMs]) => {
       const processor = supervisor.get(name);
       processor.signal('SIGTERM');
-      void processor.waitForExit(graceMs + 15_000).then((exit) => {
-        ctx.note(`${name} (grace ${graceMs} ms) exited ${exit.code ?? exit.signal} ${exit.ms} ms after SIGTERM${exit.forced ? ' (killed: it did not stop)' : ''}`);
-        if (exit.code !== 0 || exit.forced) ctx.fail(`${name} did not exit cleanly after SIGTERM: ${exit.forced ? 'killed after the timeout' : `exit ${exit.code ?? exit.signal}`}`);
-        else if (exit.ms > graceMs + 10_000) ctx.fail(`${name} took ${exit.ms} ms to stop, grace ${graceMs} ms`);
-      });
-    }
+      const exit = await processor.waitForExit(graceMs + 15_000);
+      ctx.note(`${name} (grace ${graceMs} ms) exited ${exit.code ?? exit.signal} ${exit.ms} ms after SIGTERM${exit.forced ? ' (killed: it did not stop)' : ''}`);
+      if (exit.code !== 0 || exit.forced) ctx.fail(`${name} did not exit cleanly after SIGTERM: ${exit.forced ? 'killed after the timeout' : `exit ${exit.code ?? exit.signal}`}`);
+      else if (exit.ms > graceMs + 10_000) ctx.fail(`${name} took ${exit.ms} ms to stop, grace ${graceMs} ms`);
+    });
     await load;
-    await Promise.all(['processor-2', 'processor-3'].map((name) => supervisor.get(name).exited));
-    await delay(100);
+    await Promise.all(stopped);
   },
 };
