@@ -7,10 +7,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ENV_FILE=${ENV_FILE:-./.env.dev}
+# The handler is chosen per start (TASK_HANDLER=examples/handlers/... make
+# start): a value from the caller's environment wins over the file's.
+CALLER_TASK_HANDLER=${TASK_HANDLER-}
 set -a
 # shellcheck disable=SC1090
 . "$ENV_FILE"
 set +a
+if [[ -n $CALLER_TASK_HANDLER ]]; then export TASK_HANDLER=$CALLER_TASK_HANDLER; fi
 
 RUN_DIR=.run
 mkdir -p "$RUN_DIR/logs" "$RUN_DIR/pids"
@@ -86,5 +90,5 @@ cat <<INFO
 taskproc is running (logs: make logs, stop: make stop)
   REST gateway     $GATEWAY        e.g. curl -i -X POST $GATEWAY/task -d '{"content":"hi"}'
   task-api         $API       gRPC (h2c), gRPC-Web and Connect; health and reflection
-  processors       ${PROCESSOR_REPLICAS:-1} x prefetch ${PROCESSOR_PREFETCH:-100}, ${PROCESSING_DURATION_MS:-3000} ms per task
+  processors       ${PROCESSOR_REPLICAS:-1} x prefetch ${PROCESSOR_PREFETCH:-100}, handler ${TASK_HANDLER:-default (wait ${PROCESSING_DURATION_MS:-3000} ms per task)}
 INFO

@@ -159,3 +159,33 @@ describe('taskctl', () => {
     expect(result.stderr).toMatch(/did not become completed, canceled or failed within 300 ms \(last status: pending\)/);
   });
 });
+
+describe('taskctl retry', () => {
+  /** A task failed the way processors fail one (through the trigger's arrows). */
+  async function failedTask(): Promise<string> {
+    const { id } = json(await taskctlInProcess(['--json', 'create', 'fails']));
+    await harness.database.query(`update task set status = 'processing', attempt = 1, updated_at = clock_timestamp() where id = $1`, [id]);
+    await harness.database.query(`update task set status = 'failed', error = 'refused on purpose', failed_attempts = 1 where id = $1`, [id]);
+    return id;
+  }
+
+  it('shows a failed task with its error, and retry makes it pending again', async () => {
+    const id = await failedTask();
+    expect(json(await taskctlInProcess(['--json', 'get', id]))).toMatchObject({ id, status: 'failed', error: 'refused on purpose' });
+    expect((await taskctlInProcess(['get', id])).stdout).toMatch(/\nstatus: +failed\n[\s\S]*\nerror: +refused on purpose\n$/);
+
+    const retried = json(await taskctl(['--json', 'retry', id]));
+    expect(retried).toEqual({ id, content: 'fails', status: 'pending', created_at: expect.stringMatching(REST_TIME), updated_at: expect.stringMatching(REST_TIME) });
+    const [row] = await harness.database.query(`select status, attempt from task where id = $1`, [id]);
+    expect(row).toEqual({ status: 'pending', attempt: 0 });
+  }, 60_000);
+
+  it('exits 5 naming the status for a task that is not failed, 3 for an unknown one', async () => {
+    const { id } = json(await taskctlInProcess(['--json', 'create', 'pending, not failed']));
+    const refused = await taskctlInProcess(['retry', id]);
+    expect({ code: refused.code, stdout: refused.stdout }).toEqual({ code: 5, stdout: '' });
+    expect(refused.stderr).toMatch(/^taskctl: .*is pending, not failed.* \[FAILED_PRECONDITION\]\n$/);
+    expect((await taskctlInProcess(['retry', randomUUID()])).code).toBe(3);
+    expect((await taskctlInProcess(['--help'])).stdout).toContain('retry <id>');
+  });
+});

@@ -14,7 +14,8 @@
 --     Envoy refuses `response_body` on non-HttpBody fields (envoyproxy/envoy#11136);
 --   * in a task, status "TASK_STATUS_PENDING" becomes "pending", a missing
 --     updated_at becomes null, and both timestamps get exactly six fractional
---     digits and "Z";
+--     digits and "Z"; `error` is kept for a failed task only (and is "" if
+--     a failed task came without one);
 --   * every error body is google.rpc.Status JSON, {"code":N,"message":"...",
 --     "details":[]}: the transcoder already writes that for gRPC errors
 --     (convert_grpc_status), and Envoy's own local replies (404 no route,
@@ -266,11 +267,12 @@ local TIMESTAMP_KEYS = { created_at = true, updated_at = true }
 
 -- Rewrites one task object, copying every untouched key and value verbatim.
 local function shape_task(text, task)
-  local out = { "{" }
-  for index, member in ipairs(task.members) do
-    if index > 1 then out[#out + 1] = "," end
-    out[#out + 1] = string.sub(text, member.key_first, member.key_last)
-    out[#out + 1] = ":"
+  -- `error` says why a failed task failed: shown for failed tasks only, and
+  -- always a string there.
+  local status = member_named(task, "status")
+  local failed = status ~= nil and status.value.kind == "string" and status.value.value == "TASK_STATUS_FAILED"
+  local members = {}
+  for _, member in ipairs(task.members) do
     local value = member.value
     local replacement
     if value.kind == "string" and member.key == "status" then
@@ -278,17 +280,14 @@ local function shape_task(text, task)
     elseif value.kind == "string" and TIMESTAMP_KEYS[member.key] then
       replacement = rest_shape.normalize_timestamp(value.value)
     end
-    if replacement then
-      out[#out + 1] = '"' .. replacement .. '"'
-    else
-      out[#out + 1] = string.sub(text, value.first, value.last)
+    if failed or member.key ~= "error" then
+      local printed = replacement and ('"' .. replacement .. '"') or string.sub(text, value.first, value.last)
+      members[#members + 1] = string.sub(text, member.key_first, member.key_last) .. ":" .. printed
     end
   end
-  if not member_named(task, "updated_at") then
-    out[#out + 1] = (#task.members > 0 and "," or "") .. '"updated_at":null'
-  end
-  out[#out + 1] = "}"
-  return table.concat(out)
+  if not member_named(task, "updated_at") then members[#members + 1] = '"updated_at":null' end
+  if failed and not member_named(task, "error") then members[#members + 1] = '"error":""' end
+  return "{" .. table.concat(members, ",") .. "}"
 end
 
 --- The body of a successful REST response: {"task": {...}} becomes the

@@ -64,7 +64,12 @@ export function shortStatus(value: string): string | undefined {
 const TIMESTAMP_KEYS: ReadonlySet<string> = new Set(['created_at', 'updated_at']);
 
 function shapeTask(text: string, task: JsonNode & { kind: 'object' }): string {
-  const members = task.members.map((member) => {
+  // `error` says why a failed task failed: shown for failed tasks only, and
+  // always a string there.
+  const status = memberNamed(task, 'status')?.value;
+  const failed = status?.kind === 'string' && status.value === 'TASK_STATUS_FAILED';
+  const kept = task.members.filter((member) => failed || member.key !== 'error');
+  const members = kept.map((member) => {
     const { value } = member;
     let replacement: string | undefined;
     if (value.kind === 'string' && member.key === 'status') replacement = shortStatus(value.value);
@@ -73,6 +78,7 @@ function shapeTask(text: string, task: JsonNode & { kind: 'object' }): string {
     return `${text.slice(member.keyFirst, member.keyLast + 1)}:${printed}`;
   });
   if (!memberNamed(task, 'updated_at')) members.push('"updated_at":null');
+  if (failed && !memberNamed(task, 'error')) members.push('"error":""');
   return `{${members.join(',')}}`;
 }
 

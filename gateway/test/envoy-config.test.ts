@@ -140,6 +140,15 @@ describe('gateway/envoy.yaml against proto/, the Lua rule and the deployment', (
     }
   });
 
+  it('routes RetryTask, PATCH /task/{task_id}/retry once transcoded, as a write retried only when it cannot have arrived', () => {
+    const rest = readRestRoutes(transcodedServices()).filter((r) => r.method.name === 'RetryTask');
+    expect(rest.map((r) => `${r.httpMethod} ${r.template.source}`)).toEqual(['PATCH /task/{task_id}/retry']);
+    const route = matchRoute(routes(), { path: '/taskproc.v1.TaskService/RetryTask', contentType: 'application/grpc' });
+    expect(route?.name).toBe('retry_task');
+    expect(route?.route?.cluster).toBe('task_api');
+    expect(route?.route?.retry_policy?.retry_on).toBe('connect-failure,refused-stream');
+  });
+
   it('passes gRPC health and reflection through to task-api, and routes no untranscoded REST request', () => {
     for (const path of ['/grpc.health.v1.Health/Check', '/grpc.health.v1.Health/Watch', '/grpc.reflection.v1.ServerReflection/ServerReflectionInfo']) {
       expect(matchRoute(routes(), { path, contentType: 'application/grpc' })?.route?.cluster, path).toBe('task_api');

@@ -6,6 +6,7 @@ export * from './db/migrate.js';
 export * from './db/orm.js';
 export * from './db/outbox-entry.entity.js';
 export * from './db/task-store.js';
+export * from './db/task-failure-store.js';
 export * from './db/task.entity.js';
 export * from './errors.js';
 export * from './ids.js';

@@ -31,7 +31,7 @@ export class TaskNotFoundError extends TaskClientError {
   override name = 'TaskNotFoundError';
 }
 
-/** FAILED_PRECONDITION: the task is already completed or canceled (the message names which). */
+/** FAILED_PRECONDITION: the task's status does not allow the call (cancel of a final task, retry of one not failed; the message names the status). */
 export class TaskFinalError extends TaskClientError {
   override name = 'TaskFinalError';
 }

@@ -11,6 +11,8 @@ export interface TaskJson {
   status: TaskStatusName | 'unspecified';
   created_at: string | null;
   updated_at: string | null;
+  /** Why the task failed; present for failed tasks only. */
+  error?: string;
 }
 
 const NAMES: Record<TaskStatus, TaskStatusName | 'unspecified'> = {
@@ -47,6 +49,7 @@ export function toTaskJson(task: Task): TaskJson {
     status: statusName(task.status),
     created_at: task.createdAt ? formatTimestamp(task.createdAt) : null,
     updated_at: task.updatedAt ? formatTimestamp(task.updatedAt) : null,
+    ...(task.status === TaskStatus.FAILED ? { error: task.error ?? '' } : {}),
   };
 }
 

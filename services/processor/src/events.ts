@@ -10,7 +10,16 @@ export type AbortReason =
   | 'shutdown';
 
 /** How the processor disposed of one message. */
-export type Outcome = 'completed' | 'canceled' | 'duplicate' | 'dead-lettered' | 'returned';
+export type Outcome =
+  | 'completed'
+  /** The attempt failed and another is due: the task is pending again, queued for after the backoff. */
+  | 'retry-scheduled'
+  /** The last attempt failed, or the crash-loop cap was reached: the task is failed. */
+  | 'failed'
+  | 'canceled'
+  | 'duplicate'
+  | 'dead-lettered'
+  | 'returned';
 
 /**
  * What a processor reports as it works, for tests, the fault suite and

@@ -1,10 +1,13 @@
-import { createLogger, databaseTimeouts, openOrm, taskTopology, TaskStore, type Logger } from '@taskproc/core';
+import { createLogger, databaseTimeouts, openOrm, taskTopology, TaskFailureStore, TaskStore, type Logger } from '@taskproc/core';
+import type { TaskHandler } from '@taskproc/handler';
 import { CancellationListener } from './cancellation/cancellation-listener.js';
 import { abortDrainMs, shutdownBudgetMs, SHUTDOWN_CLOSE_STEP_MS, type ProcessorConfig } from './config.js';
 import { ProcessorEvents } from './events.js';
 import { TaskConsumer } from './messaging/task-consumer.js';
 import { RunningTasks } from './tasks/running-tasks.js';
 import { batchedSteps } from './tasks/batched-steps.js';
+import { waitingHandler } from './tasks/default-handler.js';
+import { loadHandler } from './tasks/load-handler.js';
 import { TaskRunner } from './tasks/task-runner.js';
 
 export type { ProcessorConfig } from './config.js';
@@ -32,18 +35,44 @@ export interface Processor {
  */
 const STEP_BATCHES = { maxBatch: 500, maxInFlight: 2 };
 
+export interface ProcessorOptions {
+  /** The work, given directly (tests, embedding); otherwise config.taskHandler, or the default wait. */
+  handler?: TaskHandler;
+}
+
 /**
- * Starts one processor: an ORM, the cancellation listener and one consumer.
- * Resolves once it consumes and hears cancels; while RabbitMQ or PostgreSQL
- * is unreachable it keeps retrying with backoff.
+ * Starts one processor: its handler, an ORM, the cancellation listener and
+ * one consumer. Resolves once it consumes and hears cancels; while RabbitMQ
+ * or PostgreSQL is unreachable it keeps retrying with backoff. Rejects with
+ * a ConfigError naming TASK_HANDLER when the handler cannot be loaded,
+ * before connecting to anything.
  */
-export async function startProcessor(config: Readonly<ProcessorConfig>, logger: Logger = createLogger('processor', config.logLevel)): Promise<Processor> {
+export async function startProcessor(
+  config: Readonly<ProcessorConfig>,
+  logger: Logger = createLogger('processor', config.logLevel),
+  options: ProcessorOptions = {},
+): Promise<Processor> {
+  const handler = options.handler ?? (config.taskHandler ? await loadHandler(config.taskHandler) : waitingHandler(config.processingDurationMs));
+  logger.info({ handler: config.taskHandler ?? `default (wait ${config.processingDurationMs} ms)` }, 'task handler loaded');
   const orm = await openOrm({ databaseUrl: config.databaseUrl, poolSize: config.databasePoolSize, timeouts: databaseTimeouts(config), logger });
   const store = new TaskStore(orm, { staleAfterMs: config.taskStaleAfterMs });
   const events = new ProcessorEvents();
   const running = new RunningTasks();
-  const steps = batchedSteps(store, STEP_BATCHES);
-  const runner = new TaskRunner({ store: steps, running, events, logger, processingDurationMs: config.processingDurationMs });
+  const steps = batchedSteps(store, new TaskFailureStore(orm), STEP_BATCHES);
+  const runner = new TaskRunner({
+    store: steps,
+    running,
+    events,
+    logger,
+    handler,
+    policy: {
+      timeoutMs: config.taskTimeoutMs,
+      maxAttempts: config.taskMaxAttempts,
+      retryBaseMs: config.taskRetryBaseMs,
+      retryMaxMs: config.taskRetryMaxMs,
+      maxInterruptions: config.taskMaxInterruptions,
+    },
+  });
 
   const listener = new CancellationListener({
     databaseUrl: config.databaseUrl,
@@ -77,6 +106,12 @@ export async function startProcessor(config: Readonly<ProcessorConfig>, logger: 
     logger.warn(
       { taskStaleAfterMs: config.taskStaleAfterMs, processingDurationMs: config.processingDurationMs },
       'the stale period is close to the work: a task still being worked on may be taken over (it still completes once)',
+    );
+  }
+  if (!config.taskHandler && !options.handler && config.processingDurationMs >= config.taskTimeoutMs) {
+    logger.warn(
+      { processingDurationMs: config.processingDurationMs, taskTimeoutMs: config.taskTimeoutMs },
+      'the default work outlasts TASK_TIMEOUT_MS: every attempt will time out',
     );
   }
   if (config.shutdownGraceMs < config.processingDurationMs) {

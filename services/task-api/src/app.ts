@@ -1,5 +1,6 @@
 import { connectNodeAdapter } from '@connectrpc/connect-node';
 import {
+  TaskFailureStore,
   TaskStore,
   createLogger,
   databaseTimeouts,
@@ -11,9 +12,10 @@ import type { TaskApiConfig } from './config.js';
 import { createDatabaseProbe } from './database-probe.js';
 import { createGroupCommit, groupCommitSettings } from './group-commit.js';
 import { requestInterceptor } from './interceptors.js';
-import { requestDeadlineInterceptor } from './request-deadline.js';
+import { OutboxDueListener } from './outbox-due-listener.js';
 import { OutboxRelay } from './outbox-relay.js';
 import { createReadinessProbe } from './readiness.js';
+import { requestDeadlineInterceptor } from './request-deadline.js';
 import { createRoutes } from './routes.js';
 import { createDualProtocolServer, type DualProtocolHandler } from './server.js';
 import { StaleTaskSweeper } from './stale-task-sweeper.js';
@@ -58,6 +60,17 @@ export async function startTaskApi(config: TaskApiConfig, logger: Logger = creat
     logger.child({ component: 'outbox-relay' }),
   );
   relay.start();
+  // Entries that wait (a processor's failed attempt) are committed elsewhere too.
+  const dueListener = new OutboxDueListener({
+    databaseUrl: config.databaseUrl,
+    connectTimeoutMs: config.databaseConnectTimeoutMs,
+    queryTimeoutMs: config.databaseStatementTimeoutMs,
+    closeTimeoutMs: config.databaseConnectTimeoutMs,
+    logger: logger.child({ component: 'outbox-due-listener' }),
+    onDue: (delayMs) => relay.wakeAfter(delayMs),
+    onListening: () => relay.wake(),
+  });
+  dueListener.start();
   const sweeper = new StaleTaskSweeper(
     store,
     // A few sweeps per stale period: a lost task waits at most ~1.25 periods.
@@ -82,6 +95,7 @@ export async function startTaskApi(config: TaskApiConfig, logger: Logger = creat
     routes: createRoutes(
       {
         store,
+        failures: new TaskFailureStore(orm),
         createTask: createGroupCommit(store, groupCommitSettings(config)),
         onTaskCommitted,
         probeDatabase,
@@ -108,6 +122,7 @@ export async function startTaskApi(config: TaskApiConfig, logger: Logger = creat
         shutdown.abort();
         await server.close(config.shutdownGraceMs);
         await sweeper.stop();
+        await dueListener.stop();
         await relay.stop();
         await orm.close();
         logger.info('task-api stopped');

@@ -1,4 +1,5 @@
 import { hostname } from 'node:os';
+import { performance } from 'node:perf_hooks';
 import type { ChannelModel, ConfirmChannel, Message } from 'amqplib';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import {
@@ -37,6 +38,13 @@ export interface RelayHealth {
   reason?: string;
 }
 
+/** What one publish round did, and when the next entry that waits is due. */
+interface BatchResult {
+  published: number;
+  /** Milliseconds from the round's start until the earliest entry not yet due; null: none waits. */
+  nextDueInMs: number | null;
+}
+
 /**
  * Publishes outbox entries to RabbitMQ and deletes them once the broker has
  * confirmed them.
@@ -54,6 +62,13 @@ export interface RelayHealth {
  * and the batch rolls back, so its entries stay until the relay has
  * reconnected and declared the queue again.
  *
+ * An entry is published once its not_before has come (a failed attempt's
+ * backoff, a scheduled task). Between rounds the relay sleeps on one timer,
+ * set to the earliest not_before it knows of: each round reads the next one
+ * from the table (an index lookup), and an entry committed meanwhile with an
+ * earlier time re-arms it (`wakeAfter()`, from this process or from
+ * OutboxDueListener). So waiting entries cost nothing until they are due.
+ *
  * A create wakes the relay at once (`wake()`); the poll only catches entries
  * no wake-up announced. Broker or database outages are retried with backoff
  * until `stop()`; meanwhile `health()` says why the relay cannot publish
@@ -63,6 +78,10 @@ export class OutboxRelay {
   private stopping = false;
   private wakeUp: (() => void) | null = null;
   private pendingWake = false;
+  /** performance.now() at which the earliest waiting entry known of is due; Infinity when none is. */
+  private nextDueAt = Infinity;
+  /** Re-arms the timer of the wait in progress (after nextDueAt moved earlier). */
+  private rearm: (() => void) | null = null;
   private running: Promise<void> | null = null;
   private readonly stopController = new AbortController();
   private state: RelayHealth = { publishing: false, reason: 'not connected to the broker yet' };
@@ -81,6 +100,22 @@ export class OutboxRelay {
   wake(): void {
     this.pendingWake = true;
     this.wakeUp?.();
+  }
+
+  /**
+   * An entry was committed that is due in `delayMs` (a retry's backoff, a
+   * scheduled task): make sure a round runs then. Only ever moves the timer
+   * earlier; a round that finds nothing due re-reads the next time anyway.
+   */
+  wakeAfter(delayMs: number): void {
+    if (delayMs <= 0) {
+      this.wake();
+      return;
+    }
+    const dueAt = performance.now() + delayMs;
+    if (dueAt >= this.nextDueAt) return;
+    this.nextDueAt = dueAt;
+    this.rearm?.();
   }
 
   /** Whether the last attempt to reach the broker and declare the topology worked, and no publish has failed since. */
@@ -147,32 +182,52 @@ export class OutboxRelay {
     while (!this.stopping) {
       if (disconnected) throw disconnected;
       this.pendingWake = false;
-      const published = await this.publishBatch(channel);
+      // The round reads the next due time afresh; an entry announced while
+      // it runs may be earlier still, so announcements keep lowering it.
+      this.nextDueAt = Infinity;
+      const startedAt = performance.now();
+      const { published, nextDueInMs } = await this.publishBatch(channel);
+      if (nextDueInMs !== null) this.nextDueAt = Math.min(this.nextDueAt, startedAt + nextDueInMs);
       if (published === this.settings.batchSize || this.pendingWake) continue;
       await this.waitForWork();
     }
   }
 
   /**
-   * One transaction: take up to `batchSize` entries (one DELETE ... RETURNING
-   * of rows locked with FOR UPDATE SKIP LOCKED), publish them, wait for the
-   * confirms, commit. The deletion takes effect only at the commit, so
-   * entries whose confirms never came are rolled back into place. Returns
-   * how many entries it published.
+   * One transaction: take up to `batchSize` due entries (one DELETE ...
+   * RETURNING of rows locked with FOR UPDATE SKIP LOCKED), publish them, wait
+   * for the confirms, commit. The deletion takes effect only at the commit,
+   * so entries whose confirms never came are rolled back into place. Returns
+   * how many entries it published and, from the same statement, when the
+   * earliest entry that is not due yet will be (measured by the database's
+   * clock, so the clocks of the hosts need not agree).
    *
    * A knex transaction rather than em.transactional: the latter runs in an
    * AsyncLocalStorage context, which turns on promise hooks that then tax
    * every promise of every request in the process.
    */
-  private async publishBatch(channel: ConfirmChannel): Promise<number> {
+  private async publishBatch(channel: ConfirmChannel): Promise<BatchResult> {
     return this.orm.em.getConnection().getKnex().transaction(async (tx) => {
-      const { rows: entries } = await tx.raw<{ rows: { id: string; task_id: string }[] }>(
-        `delete from outbox
-          where id in (select id from outbox order by id limit ? for update skip locked)
-          returning id, task_id`,
+      // statement_timestamp() rather than clock_timestamp(): it is stable, so
+      // both conditions are index conditions on outbox_not_before_idx. The
+      // last row (id null) carries the next due time; the min() reads the
+      // snapshot from before the delete, which changes no future entry.
+      const { rows } = await tx.raw<{ rows: { id: string | null; task_id: string | null; next_due_in_ms: number | null }[] }>(
+        `with taken as (
+           delete from outbox
+            where id in (select id from outbox where not_before <= statement_timestamp()
+                          order by id limit ? for update skip locked)
+            returning id, task_id)
+         select id, task_id, null::float8 as next_due_in_ms from taken
+         union all
+         select null, null, extract(epoch from min(not_before) - statement_timestamp())::float8 * 1000
+           from outbox where not_before > statement_timestamp()`,
         [this.settings.batchSize],
       );
-      if (entries.length === 0) return 0;
+      const next = rows.find((row) => row.id === null)?.next_due_in_ms ?? null;
+      const nextDueInMs = next === null ? null : Math.ceil(Number(next));
+      const entries = rows.filter((row): row is { id: string; task_id: string; next_due_in_ms: null } => row.id !== null);
+      if (entries.length === 0) return { published: 0, nextDueInMs };
       // RETURNING keeps no order; publish in the order the tasks were queued.
       entries.sort((a, b) => Number(BigInt(a.id) - BigInt(b.id)));
       const returned: string[] = [];
@@ -196,7 +251,7 @@ export class OutboxRelay {
       // means the queue is gone for all: roll the whole batch back.
       if (returned.length > 0) throw new UnroutableError(this.settings.topology.taskQueue, returned.length);
       this.logger.debug({ count: entries.length }, 'published outbox entries');
-      return entries.length;
+      return { published: entries.length, nextDueInMs };
     });
   }
 
@@ -222,17 +277,28 @@ export class OutboxRelay {
     }
   }
 
+  /**
+   * Sleeps until a wake-up, the earliest known due time, or the safety-net
+   * poll, whichever comes first. wakeAfter() re-arms the one timer when an
+   * earlier entry is announced during the wait.
+   */
   private waitForWork(): Promise<void> {
     return new Promise((resolve) => {
-      const timer = setTimeout(done, this.settings.pollIntervalMs);
-      function done() {
+      const pollAt = performance.now() + this.settings.pollIntervalMs;
+      let timer: NodeJS.Timeout | undefined;
+      const done = () => {
         clearTimeout(timer);
-        resolve();
-      }
-      this.wakeUp = () => {
         this.wakeUp = null;
-        done();
+        this.rearm = null;
+        resolve();
       };
+      const arm = () => {
+        clearTimeout(timer);
+        timer = setTimeout(done, Math.max(0, Math.ceil(Math.min(pollAt, this.nextDueAt) - performance.now())));
+      };
+      this.wakeUp = done;
+      this.rearm = arm;
+      arm();
     });
   }
 }

@@ -1,11 +1,14 @@
 import type { ServiceImpl } from '@connectrpc/connect';
 import { TaskService } from '@taskproc/contract';
-import { UnavailableError, type Task, type TaskStore } from '@taskproc/core';
+import { UnavailableError, type Task, type TaskFailureStore, type TaskStore } from '@taskproc/core';
+import { createRetryTask } from './retry-task.js';
 import { toTaskMessage } from './task-view.js';
 import { validateContent, validateTaskId } from './validation.js';
 
 export interface TaskServiceDeps {
   store: TaskStore;
+  /** Retries of failed tasks (RetryTask). */
+  failures: TaskFailureStore;
   /**
    * Inserts a pending task with its outbox entry and resolves once both are
    * committed (see group-commit.ts); `signal` is the request's, so a create
@@ -40,6 +43,8 @@ export function createTaskService(deps: TaskServiceDeps): Partial<ServiceImpl<ty
     async cancelTask(request) {
       return { task: toTaskMessage(await deps.store.cancelIfNotFinal(validateTaskId(request.taskId))) };
     },
+
+    retryTask: createRetryTask(deps),
 
     async checkHealth() {
       if (!(await deps.probeDatabase())) {

@@ -11,6 +11,8 @@ import { TaskSchema, type Task } from './task.entity.js';
 export interface Claim {
   task: Task;
   attempt: number;
+  /** Attempts that failed before this one (see TaskFailureStore); the others before it were interrupted. */
+  failedAttempts: number;
 }
 
 /**
@@ -138,7 +140,7 @@ export class TaskStore {
       claimed.delete(id.toLowerCase()); // a second copy of the id is a duplicate
       if (!row) return null;
       const task = taskFromRow(row);
-      return { task, attempt: task.attempt };
+      return { task, attempt: task.attempt, failedAttempts: Number(row.failed_attempts ?? 0) };
     });
   }
 
@@ -216,7 +218,7 @@ export class TaskStore {
  * timestamp form as the ORM's mapping (MicrosTimestampType) gives, without
  * the cost of an EntityManager per row on the hot paths.
  */
-function taskFromRow(row: Record<string, unknown>): Task {
+export function taskFromRow(row: Record<string, unknown>): Task {
   return {
     id: String(row.id),
     content: String(row.content),

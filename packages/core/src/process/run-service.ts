@@ -16,7 +16,8 @@ export interface ServiceDefinition<C extends { logLevel: LogLevel }> {
 /**
  * The process entry shared by every service:
  * - a configuration error exits with 78 (EX_CONFIG) and a message naming the
- *   variable, before any logger exists (its level is configuration too);
+ *   variable, before any logger exists (its level is configuration too); so
+ *   does one that start() finds (a module a setting names cannot be loaded);
  * - SIGTERM or SIGINT starts a graceful close and exits 0 when it is done;
  * - a second signal exits at once with 1 (whatever is unacknowledged goes
  *   back to the broker or is retried by clients);
@@ -62,6 +63,10 @@ export async function runService<C extends { logLevel: LogLevel }>(definition: S
   try {
     service = await definition.start(config, logger);
   } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${definition.name}: ${error.message}\n`);
+      process.exit(78);
+    }
     logger.fatal({ err: error }, `${definition.name} failed to start`);
     process.exit(1);
   }

@@ -9,6 +9,7 @@ Commands:
   create <content>   create a task ("-" reads the content from stdin)
   get <id>           show a task
   cancel <id>        cancel a pending or processing task
+  retry <id>         queue a failed task again (its attempts start over)
   watch <id>         show each change of status until the task is completed or canceled
   health             check that task-api can reach its database
 
@@ -23,7 +24,8 @@ Options:
 
 Exit codes:
   0 success          1 unexpected error      2 usage error
-  3 task not found   4 invalid argument      5 task already completed or canceled
+  3 task not found   4 invalid argument      5 not allowed in the task's status
+                                             (cancel of a final task, retry of one not failed)
   6 task-api unavailable or unreachable      7 watch timed out    130 interrupted
 `;
 
@@ -31,7 +33,7 @@ export class UsageError extends Error {
   override name = 'UsageError';
 }
 
-export type Command = 'create' | 'get' | 'cancel' | 'watch' | 'health' | 'help';
+export type Command = 'create' | 'get' | 'cancel' | 'retry' | 'watch' | 'health' | 'help';
 
 export interface CliArguments {
   command: Command;
@@ -49,6 +51,7 @@ const COMMANDS: Record<Command, 'none' | 'content' | 'id'> = {
   create: 'content',
   get: 'id',
   cancel: 'id',
+  retry: 'id',
   watch: 'id',
   health: 'none',
   help: 'none',

@@ -11,7 +11,7 @@ export const ExitCode = Object.freeze({
   NOT_FOUND: 3,
   /** INVALID_ARGUMENT: empty or too long content, or an id that is not a UUID. */
   INVALID: 4,
-  /** FAILED_PRECONDITION: cancel of a task that is already completed or canceled. */
+  /** FAILED_PRECONDITION: cancel of a task that is already final, retry of a task that is not failed. */
   FINAL: 5,
   /** UNAVAILABLE (or DEADLINE_EXCEEDED): task-api, its database or its broker cannot be reached. */
   UNAVAILABLE: 6,

@@ -58,6 +58,9 @@ async function execute(client: TaskClient, args: CliArguments, io: CliIo): Promi
     case 'cancel':
       print((await client.cancelTask({ taskId: args.operand! })).task);
       return;
+    case 'retry':
+      print((await client.retryTask({ taskId: args.operand! })).task);
+      return;
     case 'watch':
       await waitForStatus(client, args.operand!, FINAL_STATUSES, {
         timeoutMs: args.timeoutMs,
@@ -86,6 +89,7 @@ function describe(task: TaskJson): string {
     `status:      ${task.status}`,
     `created_at:  ${task.created_at ?? '-'}`,
     `updated_at:  ${task.updated_at ?? '-'}`,
+    ...(task.error !== undefined ? [`error:       ${task.error}`] : []),
     '',
   ].join('\n');
 }

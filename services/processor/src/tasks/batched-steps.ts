@@ -1,7 +1,7 @@
-import { Coalescer, UnavailableError, type Claim, type TaskStore } from '@taskproc/core';
+import { Coalescer, UnavailableError, type Claim, type TaskFailureStore, type TaskStore } from '@taskproc/core';
 
 /** The database steps of one message, as the task runner calls them. */
-export type TaskSteps = Pick<TaskStore, 'claim' | 'completeIfHeld' | 'exists'>;
+export type TaskSteps = Pick<TaskStore, 'claim' | 'completeIfHeld' | 'exists'> & Pick<TaskFailureStore, 'retryLaterIfHeld' | 'failIfHeld'>;
 
 export interface BatchSettings {
   /** Most claims (or completions) one statement carries. */
@@ -19,7 +19,7 @@ export interface BatchSettings {
  * committed, so the runner acks no message before the database holds its
  * outcome. A lone step runs as the single-row statement it always was.
  */
-export function batchedSteps(store: TaskStore, settings: BatchSettings): TaskSteps {
+export function batchedSteps(store: TaskStore, failures: TaskFailureStore, settings: BatchSettings): TaskSteps {
   // An outage concerns every step in the batch: each one's caller retries it
   // (untilRecorded). Other errors are retried one by one to find their owner.
   const options = { ...settings, failsEveryone: (error: unknown) => error instanceof UnavailableError };
@@ -31,5 +31,8 @@ export function batchedSteps(store: TaskStore, settings: BatchSettings): TaskSte
     claim: (id: string, { reclaim }: { reclaim: boolean }): Promise<Claim | null> => (reclaim ? reclaims : claims).submit(id),
     completeIfHeld: (id: string, attempt: number) => completions.submit({ id, attempt }),
     exists: (id: string) => store.exists(id),
+    // Failed attempts are the exception, not the flow: one statement each.
+    retryLaterIfHeld: (...args) => failures.retryLaterIfHeld(...args),
+    failIfHeld: (...args) => failures.failIfHeld(...args),
   };
 }

@@ -1,12 +1,14 @@
 import { performance } from 'node:perf_hooks';
 import type { ConsumeMessage } from 'amqplib';
-import { backoffDelay, decodeTaskMessage, sleep, type Logger } from '@taskproc/core';
+import { backoffDelay, decodeTaskMessage, sleep, type Claim, type Logger } from '@taskproc/core';
+import type { TaskHandler } from '@taskproc/handler';
 import type { Outcome, ProcessorEvents } from '../events.js';
 import type { TaskSteps } from './batched-steps.js';
 import { DeliveryAborted } from './delivery-aborted.js';
+import { failureMessage } from './failure-message.js';
+import { runAttempt } from './run-attempt.js';
 import type { RunningDelivery, RunningTasks } from './running-tasks.js';
 import { untilRecorded } from './until-recorded.js';
-import { performWork } from './work.js';
 
 // Pause before returning a message after an unexpected failure: 0.5 s after
 // the first delivery, doubling up to 10 s.
@@ -25,13 +27,24 @@ export type Disposition = 'ack' | 'requeue';
 /** Sets a message aside in the dead-letter queue; resolves once the broker has confirmed the copy. */
 export type DeadLetterFn = (message: ConsumeMessage, reason: string) => Promise<void>;
 
+/** How attempts run and what a failed or interrupted one leads to (see ProcessorConfig). */
+export interface AttemptPolicy {
+  timeoutMs: number;
+  maxAttempts: number;
+  retryBaseMs: number;
+  retryMaxMs: number;
+  maxInterruptions: number;
+}
+
 export interface TaskRunnerDeps {
-  /** Claim, complete, exists: each one guarded statement (batched with its neighbours, see batched-steps.ts). */
+  /** Claim, complete, fail, exists: each one guarded statement (see batched-steps.ts). */
   store: TaskSteps;
   running: RunningTasks;
   events: ProcessorEvents;
   logger: Logger;
-  processingDurationMs: number;
+  /** The work: the module TASK_HANDLER names, or the default wait. */
+  handler: TaskHandler;
+  policy: AttemptPolicy;
 }
 
 interface Settlement {
@@ -45,9 +58,12 @@ export interface HandledMessage extends Settlement {
 }
 
 /**
- * Drives one task message to its outcome: claim, work, complete, each step
- * one guarded update (TaskStore), and says whether the message may be
- * acknowledged. It answers 'ack' only once the database holds the outcome.
+ * Drives one task message to its outcome: claim, run the handler, then
+ * complete the task or record the failed attempt (back to pending with a
+ * backoff, or failed after the last one), each step one guarded update, and
+ * says whether the message may be acknowledged. It answers 'ack' only once
+ * the database holds the outcome. An interrupted attempt (cancel, channel
+ * loss, shutdown) records nothing: it is not a failed one.
  */
 export class TaskRunner {
   constructor(private readonly deps: TaskRunnerDeps) {}
@@ -101,10 +117,31 @@ export class TaskRunner {
       logger.debug('claim matched nothing (duplicate message, or the task is taken, canceled or final)');
       return { outcome: 'duplicate', disposition: 'ack' };
     }
-    logger.debug({ attempt: claim.attempt }, 'claimed');
+    const attemptLogger = logger.child({ attempt: claim.attempt });
+    // Every claim before this one either failed (counted) or was interrupted:
+    // its processor died or stopped mid-attempt. A task that keeps killing its
+    // processor would loop forever (through the delivery limit, the
+    // dead-letter queue and the stale-task sweeper); the cap ends it.
+    const interrupted = claim.attempt - 1 - claim.failedAttempts;
+    if (interrupted >= this.deps.policy.maxInterruptions) return this.giveUp(taskId, claim, interrupted, signal, attemptLogger);
+
+    attemptLogger.debug('claimed');
     this.deps.events.emit('claimed', { taskId, attempt: claim.attempt });
 
-    await performWork(this.deps.processingDurationMs, signal);
+    const { task } = claim;
+    const result = await runAttempt(
+      this.deps.handler,
+      { id: task.id, content: task.content, createdAt: task.createdAt },
+      {
+        signal,
+        attempt: claim.attempt,
+        failedAttempts: claim.failedAttempts,
+        maxAttempts: this.deps.policy.maxAttempts,
+        timeoutMs: this.deps.policy.timeoutMs,
+        logger: attemptLogger,
+      },
+    );
+    if (!result.ok) return this.recordFailure(taskId, claim, result.error, signal, attemptLogger);
 
     const completed = await untilRecorded(() => store.completeIfHeld(taskId, claim.attempt), signal, logger, 'completion');
     if (!completed) {
@@ -115,6 +152,46 @@ export class TaskRunner {
     }
     logger.info({ attempt: claim.attempt }, 'task completed');
     return { outcome: 'completed', disposition: 'ack' };
+  }
+
+  /**
+   * A failed attempt: back to pending, queued again after the backoff, or
+   * failed when it was the last attempt allowed. The error's message goes to
+   * the task; the stack only to the log.
+   */
+  private async recordFailure(taskId: string, claim: Claim, error: unknown, signal: AbortSignal, logger: Logger): Promise<Settlement> {
+    const { store, policy } = this.deps;
+    const message = failureMessage(error);
+    const failed = claim.failedAttempts + 1;
+    if (failed >= policy.maxAttempts) {
+      const recorded = await untilRecorded(() => store.failIfHeld(taskId, claim.attempt, message, { failedAttempt: true }), signal, logger, 'failure');
+      if (!recorded) return this.lostBeforeRecording(logger);
+      logger.error({ err: error, failedAttempts: failed }, 'task failed: its last attempt failed');
+      return { outcome: 'failed', disposition: 'ack' };
+    }
+    // Exponential, jittered: base * 2^(failed - 1), capped at the maximum,
+    // then somewhere between half and all of it, so tasks that failed
+    // together (an outage of what the handler calls) do not return together.
+    const retryInMs = backoffDelay(failed - 1, policy.retryBaseMs, policy.retryMaxMs);
+    const recorded = await untilRecorded(() => store.retryLaterIfHeld(taskId, claim.attempt, message, retryInMs), signal, logger, 'failure');
+    if (!recorded) return this.lostBeforeRecording(logger);
+    logger.warn({ err: error, failedAttempts: failed, retryInMs }, 'attempt failed; the task is tried again after the backoff');
+    return { outcome: 'retry-scheduled', disposition: 'ack' };
+  }
+
+  /** The crash-loop cap: the task is failed without another attempt. */
+  private async giveUp(taskId: string, claim: Claim, interrupted: number, signal: AbortSignal, logger: Logger): Promise<Settlement> {
+    const reason = `gave up after ${interrupted} interrupted attempts: the processor stopped or died during each (TASK_MAX_INTERRUPTIONS is ${this.deps.policy.maxInterruptions})`;
+    const recorded = await untilRecorded(() => this.deps.store.failIfHeld(taskId, claim.attempt, reason, { failedAttempt: false }), signal, logger, 'failure');
+    if (!recorded) return this.lostBeforeRecording(logger);
+    logger.error({ interrupted }, 'task failed: crash-loop cap reached, not running it again');
+    return { outcome: 'failed', disposition: 'ack' };
+  }
+
+  /** The guard of a failure matched nothing: canceled meanwhile, or taken over by a redelivery. */
+  private lostBeforeRecording(logger: Logger): Settlement {
+    logger.info('task was canceled or taken over before its failure could be recorded');
+    return { outcome: 'canceled', disposition: 'ack' };
   }
 
   private afterAbort(taskId: string, aborted: DeliveryAborted, logger: Logger): Settlement {

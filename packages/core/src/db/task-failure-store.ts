@@ -1,0 +1,88 @@
+import type { MikroORM } from '@mikro-orm/postgresql';
+import { FailedPreconditionError, NotFoundError } from '../errors.js';
+import { translateDatabaseError } from './database-errors.js';
+import { taskFromRow } from './task-store.js';
+import type { Task } from './task.entity.js';
+
+/**
+ * The changes of status of work that fails: the end of a failed attempt
+ * (processor) and the retry of a failed task (task-api). Like TaskStore's,
+ * each is one guarded statement whose WHERE clause states the status (and
+ * for a processor, the attempt) it expects; zero rows is an answer.
+ */
+export class TaskFailureStore {
+  constructor(private readonly orm: MikroORM) {}
+
+  /**
+   * processing -> pending after a failed attempt, while `attempt` still holds
+   * the task: counts the failure, keeps its error, and queues the task again
+   * through the outbox with a not-before time `delayMs` from now, in the
+   * same statement. The wait holds no broker message and survives restarts;
+   * queued_at is set to that time, so the stale-task sweeper does not take
+   * the waiting task for a lost one. Returns false when the guard matched
+   * nothing (the task was canceled or taken over meanwhile).
+   */
+  async retryLaterIfHeld(id: string, attempt: number, error: string, delayMs: number): Promise<boolean> {
+    const rows = await this.execute(
+      `with t as (
+         update task set status = 'pending', error = ?, failed_attempts = failed_attempts + 1,
+                updated_at = clock_timestamp(), queued_at = clock_timestamp() + ? * interval '1 millisecond'
+          where id = ? and status = 'processing' and attempt = ?
+          returning id, queued_at),
+       o as (insert into outbox (task_id, not_before) select id, queued_at from t)
+       select id from t`,
+      [error, delayMs, id, attempt],
+    );
+    return rows.length === 1;
+  }
+
+  /**
+   * processing -> failed, while `attempt` still holds the task, with `error`
+   * as the reason. `failedAttempt` says whether this ends a failed attempt
+   * (the last one allowed) or gives up without running one (the crash-loop
+   * cap, whose interruptions are not failed attempts). Returns false when the
+   * guard matched nothing (canceled or taken over meanwhile).
+   */
+  async failIfHeld(id: string, attempt: number, error: string, { failedAttempt }: { failedAttempt: boolean }): Promise<boolean> {
+    const rows = await this.execute(
+      `update task set status = 'failed', error = ?, failed_attempts = failed_attempts + ?, updated_at = clock_timestamp()
+        where id = ? and status = 'processing' and attempt = ?
+        returning id`,
+      [error, failedAttempt ? 1 : 0, id, attempt],
+    );
+    return rows.length === 1;
+  }
+
+  /**
+   * failed -> pending: an explicit retry. The attempts start again from zero
+   * (so the task gets TASK_MAX_ATTEMPTS more), the error is cleared, and the
+   * task is queued through the outbox in the same statement. Returns the
+   * pending task. Throws NotFoundError when no task has this id,
+   * FailedPreconditionError (naming the status) when it is not failed.
+   */
+  async retryIfFailed(id: string): Promise<Task> {
+    const [row] = await this.execute(
+      `with t as (
+         update task set status = 'pending', attempt = 0, failed_attempts = 0, error = null,
+                updated_at = clock_timestamp(), queued_at = clock_timestamp()
+          where id = ? and status = 'failed'
+          returning *),
+       o as (insert into outbox (task_id) select id from t)
+       select * from t`,
+      [id],
+    );
+    if (row) return taskFromRow(row);
+    const [current] = await this.execute(`select status from task where id = ?`, [id]);
+    if (!current) throw new NotFoundError(`task ${id} not found`);
+    throw new FailedPreconditionError(`task ${id} is ${String(current.status)}, not failed: only a failed task can be retried`);
+  }
+
+  /** One raw statement on a pooled connection (its own transaction). */
+  private async execute(sql: string, params: unknown[]): Promise<Record<string, unknown>[]> {
+    try {
+      return await this.orm.em.fork().getConnection().execute<Record<string, unknown>[]>(sql, params, 'all');
+    } catch (error) {
+      throw translateDatabaseError(error);
+    }
+  }
+}
