@@ -21,7 +21,7 @@ export interface Exit {
 
 // Variables the services read; the suite's own environment must not leak them
 // into a child (a developer's shell may export DATABASE_URL, say).
-const SERVICE_VARIABLE = /^(DATABASE_|AMQP_|QUEUE_|LOG_LEVEL|TASK_API_|OUTBOX_|PROCESSOR_|PROCESSING_|GATEWAY_)/;
+const SERVICE_VARIABLE = /^(DATABASE_|AMQP_|QUEUE_|LOG_LEVEL|TASK_|OUTBOX_|PROCESSOR_|PROCESSING_|GATEWAY_)/;
 
 /**
  * One service process, started the way scripts/start-local.sh starts it

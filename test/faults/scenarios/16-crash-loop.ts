@@ -1,10 +1,11 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { Broker } from '../lib/broker.js';
-import { CRASH_PREFIX } from '../handlers/crash-loop.js';
 import { submitLoad } from '../lib/load.js';
 import type { Scenario, ScenarioContext } from '../lib/scenario.js';
 import { waitFor } from '../../support/wait-for.js';
 
+// The handler kills its processor for every task but those with this content.
+const SURVIVE = 'survive';
 const CRASHERS = 2;
 /** The crash-loop cap: interrupted attempts after which a task is failed instead of run again. */
 const MAX_INTERRUPTIONS = 3;
@@ -15,9 +16,10 @@ const PROCESSORS = ['processor-1', 'processor-2'];
 
 /**
  * A handler that kills its processor every time it runs one kind of task: a
- * crash loop. The processors run `test/faults/handlers/crash-loop.ts` as
- * TASK_HANDLER, and each is restarted whenever it dies, as an orchestrator
- * would. Two tasks of the deadly kind go in among 200 ordinary ones. Each
+ * crash loop. The processors run `test/support/handlers/kill-own-process.ts`
+ * as TASK_HANDLER (SIGKILL for every task except content "survive"), and
+ * each is restarted whenever it dies, as an orchestrator would. Two deadly
+ * tasks go in among 200 ordinary ones. Each
  * kills a processor, is redelivered, kills the next, reaches the queue's
  * delivery limit (2 here), is dead-lettered, comes back through the stale
  * task sweeper (4 s here), and so on: without a bound, forever. With the
@@ -31,7 +33,7 @@ export const crashLoop: Scenario = {
   id: '16-crash-loop',
   title: 'a handler that kills its processor every time (a crash loop) ends, bounded',
   settings: {
-    TASK_HANDLER: 'test/faults/handlers/crash-loop.ts',
+    TASK_HANDLER: 'test/support/handlers/kill-own-process.ts',
     TASK_MAX_INTERRUPTIONS: String(MAX_INTERRUPTIONS),
     QUEUE_DELIVERY_LIMIT: String(DELIVERY_LIMIT),
     TASK_STALE_AFTER_MS: String(STALE_AFTER_MS),
@@ -51,11 +53,10 @@ export const crashLoop: Scenario = {
     }
     ctx.allowDeliveryLimitDeadLetters(CRASHERS * MAX_INTERRUPTIONS);
 
-    const load = submitLoad(system.clients, ctx.record, ctx.topology.taskQueue, { count: 200, concurrency: 8, ratePerSecond: 20 });
+    const load = submitLoad(system.clients, ctx.record, ctx.topology.taskQueue, { count: 200, concurrency: 8, ratePerSecond: 20, content: () => SURVIVE });
     await delay(1_000);
-    const before = ctx.record.acknowledged().size;
-    await submitLoad(system.clients, ctx.record, ctx.topology.taskQueue, { count: CRASHERS, concurrency: CRASHERS, via: () => 'grpc', content: (i) => `${CRASH_PREFIX} ${i}` });
-    const deadly = [...ctx.record.acknowledged().keys()].slice(before).filter((id) => ctx.record.acknowledged().get(id)!.content.startsWith(CRASH_PREFIX));
+    await submitLoad(system.clients, ctx.record, ctx.topology.taskQueue, { count: CRASHERS, concurrency: CRASHERS, via: () => 'grpc', content: (i) => `crash-loop ${i}` });
+    const deadly = [...ctx.record.acknowledged().entries()].filter(([, s]) => s.content !== SURVIVE).map(([id]) => id);
     if (deadly.length !== CRASHERS) return ctx.fail(`only ${deadly.length} of ${CRASHERS} deadly tasks were created`);
     await load;
 

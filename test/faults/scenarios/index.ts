@@ -14,6 +14,7 @@ import { rabbitmqBlackhole } from './12-rabbitmq-blackhole.js';
 import { taskQueueDeleted } from './13-task-queue-deleted.js';
 import { mismatchedQueueSettings } from './14-mismatched-queue-settings.js';
 import { cancelUppercaseIds } from './15-cancel-uppercase-ids.js';
+import { crashLoop } from './16-crash-loop.js';
 
 /** Every scenario, in the order the suite runs them (serially). */
 export const scenarios: Scenario[] = [
@@ -32,4 +33,5 @@ export const scenarios: Scenario[] = [
   taskQueueDeleted,
   mismatchedQueueSettings,
   cancelUppercaseIds,
+  crashLoop,
 ];
