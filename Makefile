@@ -24,7 +24,7 @@ TSX := node --conditions=development --import tsx
 node-version: ## print the Node.js version every target runs on
 	@node --version
 
-.PHONY: node-version help install toolchains services generate check-generated lint build start stop restart status logs test migrate
+.PHONY: node-version help install toolchains services generate check-generated lint build start stop restart status logs test migrate dead-letters
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | sort
@@ -62,6 +62,9 @@ build: $(NPM_STAMP) generate ## compile every workspace to dist/
 
 migrate: $(NPM_STAMP) ## apply database migrations (creates the database if missing)
 	set -a; . ./.env.dev; set +a; $(TSX) packages/core/src/db/migrate-main.ts
+
+dead-letters: $(NPM_STAMP) ## list the dead-letter queue's messages and why each was set aside (leaves them there)
+	set -a; . ./.env.dev; set +a; $(TSX) scripts/dead-letters.ts
 
 start: $(NPM_STAMP) generate ## start task-api, processor(s) and gateway in the background, wait until healthy
 	scripts/start-local.sh

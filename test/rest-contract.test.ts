@@ -3,7 +3,7 @@ import { RestClient, type RestAnswer } from './rest/rest-client.js';
 import { startRestSystem, type RestSystem } from './rest/rest-system.js';
 import { waitFor } from './support/wait-for.js';
 
-// The REST contract (../shared/CONTRACT.md, "REST"), row by row, against a
+// The REST API (docs/api.md, "REST routes"), row by row, against a
 // running system: an Envoy when REST_BASE_URL is set (the docker compose
 // test stack), otherwise the embedded gateway in front of a real task-api
 // and processor started here. Field names, value formats and error bodies

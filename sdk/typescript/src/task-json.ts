@@ -4,7 +4,7 @@ import { TaskStatus, type Task } from '@taskproc/contract';
 /** The status names of the REST contract, lower case. */
 export type TaskStatusName = 'pending' | 'processing' | 'completed' | 'canceled' | 'failed';
 
-/** A task in the REST contract's JSON shape (docs: CONTRACT.md), as `taskctl --json` prints it. */
+/** A task in the REST contract's JSON shape (docs/api.md), as `taskctl --json` prints it. */
 export interface TaskJson {
   id: string;
   content: string;

@@ -165,7 +165,7 @@ function restCase(rng: Rng): BadCase {
       return { target: 'rest', family: `wrong method ${method} ${path.replace(id, '{id}')}`, request: { method, path, headers: { 'content-type': 'application/json' }, body: '{"content":"x"}' } };
     }
     case 'path': {
-      const path = pick(rng, ['/', '/tasks', '/task/', '/task//cancel', `/task/${randomUuid(rng)}/cancel/extra`, `${PROCEDURE}/CreateTask`, '/%2e%2e/%2e%2e/etc/passwd', `/task?content=${'x'.repeat(2000)}`, `/${'a/'.repeat(200)}`, '/task/%', '/health/x']);
+      const path = pick(rng, ['/', '/taskz', '/task/', '/task//cancel', `/task/${randomUuid(rng)}/cancel/extra`, `${PROCEDURE}/CreateTask`, '/%2e%2e/%2e%2e/etc/passwd', `/task?content=${'x'.repeat(2000)}`, `/${'a/'.repeat(200)}`, '/task/%', '/health/x']);
       return { target: 'rest', family: 'unknown path', request: { method: pick(rng, ['GET', 'POST', 'PATCH']), path } };
     }
     default: {

@@ -44,23 +44,48 @@ export class Broker {
     }
   }
 
-  /** Reads (and requeues) every dead letter's reason header. */
-  async deadLetterReasons(): Promise<(string | null)[]> {
+  /** Whether a queue exists (a passive declare that fails means no). */
+  async exists(queue: string): Promise<boolean> {
+    return this.depth(queue).then(
+      () => true,
+      () => false,
+    );
+  }
+
+  /** Deletes a queue with whatever it holds, as an operator's mistake or a broker-side policy would. Returns the messages it held. */
+  async deleteQueue(queue: string): Promise<number> {
     const channel = await this.connection.createChannel();
     channel.on('error', () => undefined);
-    const reasons: (string | null)[] = [];
+    try {
+      return (await channel.deleteQueue(queue)).messageCount;
+    } finally {
+      await channel.close().catch(() => undefined);
+    }
+  }
+
+  /**
+   * Reads (and requeues) every dead letter: the processor's reason header
+   * (null when the processor did not set the message aside itself) and the
+   * broker's own reason (`delivery_limit`, …) when the broker dead-lettered it.
+   */
+  async deadLetters(): Promise<{ reason: string | null; brokerReason: string | null }[]> {
+    const channel = await this.connection.createChannel();
+    channel.on('error', () => undefined);
+    const letters: { reason: string | null; brokerReason: string | null }[] = [];
     try {
       for (;;) {
         const message = await channel.get(this.topology.deadLetterQueue, { noAck: false });
         if (message === false) break;
-        const reason = message.properties.headers?.[DEAD_LETTER_REASON_HEADER];
-        reasons.push(reason === undefined ? null : String(reason));
+        const headers = message.properties.headers ?? {};
+        const reason = headers[DEAD_LETTER_REASON_HEADER];
+        const brokerReason = headers['x-first-death-reason'];
+        letters.push({ reason: reason === undefined ? null : String(reason), brokerReason: brokerReason === undefined ? null : String(brokerReason) });
       }
     } finally {
       // Closing the channel returns the unacknowledged messages to the queue.
       await channel.close().catch(() => undefined);
     }
-    return reasons;
+    return letters;
   }
 
   async close(): Promise<void> {

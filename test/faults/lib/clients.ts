@@ -12,18 +12,29 @@ export interface Answer {
   unavailable: boolean;
   /** True when the server itself answered 5xx / INTERNAL / UNKNOWN: never acceptable. */
   serverError: boolean;
+  /**
+   * True when the request ran into its deadline instead of being answered:
+   * DEADLINE_EXCEEDED, the gateway's 504, or no answer before the client
+   * gave up. An outage must be answered UNAVAILABLE / 503 well before that.
+   */
+  deadlineHit?: boolean;
   taskId?: string;
   /** Final status named by a successful answer (lower case). */
   status?: string;
 }
 
-const STATUS_NAMES = ['unspecified', 'pending', 'processing', 'completed', 'canceled'];
+const STATUS_NAMES = ['unspecified', 'pending', 'processing', 'completed', 'canceled', 'failed'];
+
+/** Every request of the suite's clients has this deadline (sent as grpc-timeout over gRPC), unless a scenario sets another. */
+export const REQUEST_DEADLINE_MS = 15_000;
+/** An answer later than the deadline by more than this counts as past it even if the transport let it through. */
+const DEADLINE_SLACK_MS = 1_000;
 
 /** gRPC client of the task-api (HTTP/2), with a deadline on every call. */
 export class GrpcTaskClient {
   private readonly client: Client<typeof TaskService>;
 
-  constructor(baseUrl: string, private readonly timeoutMs = 15_000) {
+  constructor(baseUrl: string, private readonly timeoutMs = REQUEST_DEADLINE_MS) {
     this.client = createClient(TaskService, createGrpcTransport({ baseUrl, idleConnectionTimeoutMs: 60_000 }));
   }
 
@@ -40,11 +51,14 @@ export class GrpcTaskClient {
   }
 
   private async call(run: (signal: AbortSignal) => Promise<{ id: string; status: number } | undefined>): Promise<Answer> {
+    const started = Date.now();
+    const late = () => Date.now() - started > this.timeoutMs + DEADLINE_SLACK_MS;
     try {
       const task = await run(new AbortController().signal);
-      return { answer: 'OK', ok: true, unavailable: false, serverError: false, taskId: task?.id, status: STATUS_NAMES[task?.status ?? 0] };
+      return { answer: 'OK', ok: true, unavailable: false, serverError: false, deadlineHit: late(), taskId: task?.id, status: STATUS_NAMES[task?.status ?? 0] };
     } catch (error) {
-      return grpcFailure(error);
+      const failure = grpcFailure(error);
+      return { ...failure, deadlineHit: failure.deadlineHit || late() };
     }
   }
 }
@@ -68,12 +82,15 @@ export function grpcFailure(error: unknown): Answer {
     ok: false,
     unavailable: transportProblem,
     serverError,
+    deadlineHit: connectError.code === Code.DeadlineExceeded,
   };
 }
 
 /** REST client of the gateway (HTTP/1.1, JSON). */
 export class RestTaskClient {
-  constructor(readonly baseUrl: string, private readonly timeoutMs = 15_000) {}
+  // A little longer than the gateway's own 15 s upstream timeout, so that
+  // the gateway's 504 is seen rather than the client giving up first.
+  constructor(readonly baseUrl: string, private readonly timeoutMs = REQUEST_DEADLINE_MS + 2_000) {}
 
   create(content: string): Promise<Answer> {
     return this.send('POST', '/task', JSON.stringify({ content }));
@@ -89,15 +106,16 @@ export class RestTaskClient {
 
   private async send(method: string, path: string, body?: string): Promise<Answer> {
     let response: Response;
+    const signal = AbortSignal.timeout(this.timeoutMs);
     try {
       response = await fetch(`${this.baseUrl}${path}`, {
         method,
         body,
         headers: body ? { 'content-type': 'application/json' } : {},
-        signal: AbortSignal.timeout(this.timeoutMs),
+        signal,
       });
     } catch {
-      return { answer: 'NO_ANSWER', ok: false, unavailable: true, serverError: false };
+      return { answer: 'NO_ANSWER', ok: false, unavailable: true, serverError: false, deadlineHit: signal.aborted };
     }
     const text = await response.text().catch(() => '');
     if (response.ok) {
@@ -113,7 +131,9 @@ export class RestTaskClient {
       answer: `HTTP ${response.status}`,
       ok: false,
       unavailable: response.status === 503,
-      serverError: response.status >= 500 && response.status !== 503,
+      // The gateway's 504 is its upstream timeout: a deadline hit, not a server error.
+      serverError: response.status >= 500 && response.status !== 503 && response.status !== 504,
+      deadlineHit: response.status === 504,
     };
   }
 }

@@ -55,6 +55,11 @@ export class LoadRecord {
   serverErrors(): number {
     return [...this.submissions, ...this.cancels].filter((r) => r.answer.serverError).length;
   }
+
+  /** Requests that ran into their deadline (DEADLINE_EXCEEDED, 504, no answer in time). */
+  pastDeadline(): number {
+    return [...this.submissions, ...this.cancels].filter((r) => r.answer.deadlineHit).length;
+  }
 }
 
 export interface Clients {

@@ -11,7 +11,10 @@ export interface ScenarioResult {
 
 export function passed(result: ScenarioResult): boolean {
   const f = result.figures;
-  return result.failures.length === 0 && f.lost + f.duplicated + f.illegal + f.completedAfterCancel + f.stuck + f.badInput5xx === 0;
+  return (
+    result.failures.length === 0 &&
+    f.lost + f.duplicated + f.illegal + f.completedAfterCancel + f.stuck + f.badInput5xx + f.serverErrors + f.pastDeadline === 0
+  );
 }
 
 const COLUMNS: [string, (r: ScenarioResult) => string][] = [
@@ -19,12 +22,15 @@ const COLUMNS: [string, (r: ScenarioResult) => string][] = [
   ['submitted', (r) => String(r.figures.submitted)],
   ['completed', (r) => String(r.figures.completed)],
   ['canceled', (r) => String(r.figures.canceled)],
+  ['failed', (r) => String(r.figures.failed)],
   ['lost', (r) => String(r.figures.lost)],
   ['duplicated', (r) => String(r.figures.duplicated)],
   ['illegal', (r) => String(r.figures.illegal)],
   ['done-after-cancel', (r) => String(r.figures.completedAfterCancel)],
   ['stuck', (r) => String(r.figures.stuck)],
   ['5xx-bad-input', (r) => String(r.figures.badInput5xx)],
+  ['500s', (r) => String(r.figures.serverErrors)],
+  ['past-deadline', (r) => String(r.figures.pastDeadline)],
   ['checks', (r) => (r.failures.length === 0 ? 'ok' : `${r.failures.length} failed`)],
   ['time', (r) => `${(r.durationMs / 1000).toFixed(1)}s`],
   ['result', (r) => (passed(r) ? 'PASS' : 'FAIL')],

@@ -1,12 +1,13 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { taskTopology } from '@taskproc/core';
+import { BlackholeProxy } from './blackhole-proxy.js';
 import { Broker } from './broker.js';
 import { check, percentile } from './checker.js';
 import { ScenarioDatabase } from './database.js';
 import { LoadRecord } from './load.js';
 import { freePort } from './ports.js';
 import type { ScenarioResult } from './report.js';
-import type { Infrastructure, Scenario, ScenarioContext } from './scenario.js';
+import type { Infrastructure, Proxies, Scenario, ScenarioContext } from './scenario.js';
 import { Supervisor } from './supervisor.js';
 import { System } from './system.js';
 
@@ -53,6 +54,7 @@ export async function runScenario(scenario: Scenario, options: RunnerOptions): P
   const failures: string[] = [];
   const notes: string[] = [];
   let expectedDeadLettered = 0;
+  let allowedDeliveryLimit = 0;
   let badInput5xx = 0;
 
   const dbName = `faults_${scenario.id.replace(/\W/g, '_')}_${(runs.get(scenario.id) ?? 0) + 1}`;
@@ -61,10 +63,14 @@ export async function runScenario(scenario: Scenario, options: RunnerOptions): P
   const namespace = `faults.${scenario.id}.${runs.get(scenario.id)}`;
   const topology = taskTopology(namespace, Number(scenario.settings?.QUEUE_DELIVERY_LIMIT ?? 5));
   const [taskApiPort, gatewayPort] = [await freePort(), await freePort()];
+  const proxies: Proxies | null =
+    scenario.network === 'proxied'
+      ? { postgres: await BlackholeProxy.start(infra.postgres.port), rabbit: await BlackholeProxy.start(infra.rabbit.port) }
+      : null;
   const env: Record<string, string> = {
     ...defaultSettings(),
-    DATABASE_URL: db.url,
-    AMQP_URL: infra.rabbit.amqpUrl,
+    DATABASE_URL: proxies ? proxies.postgres.via(db.url) : db.url,
+    AMQP_URL: proxies ? proxies.rabbit.via(infra.rabbit.amqpUrl) : infra.rabbit.amqpUrl,
     QUEUE_NAMESPACE: namespace,
     TASK_API_PORT: String(taskApiPort),
     GATEWAY_PORT: String(gatewayPort),
@@ -78,6 +84,7 @@ export async function runScenario(scenario: Scenario, options: RunnerOptions): P
   const record = new LoadRecord();
   const ctx: ScenarioContext = {
     infra,
+    proxies,
     db,
     system,
     topology,
@@ -87,6 +94,7 @@ export async function runScenario(scenario: Scenario, options: RunnerOptions): P
     fail: (message) => failures.push(message),
     note: (message) => notes.push(message),
     expectDeadLettered: (count) => (expectedDeadLettered = count),
+    allowDeliveryLimitDeadLetters: (max) => (allowedDeliveryLimit = max),
     countBadInput5xx: (count) => (badInput5xx = count),
   };
 
@@ -104,6 +112,8 @@ export async function runScenario(scenario: Scenario, options: RunnerOptions): P
   }
 
   // Put back whatever the scenario disturbed before judging the end state.
+  proxies?.postgres.release();
+  proxies?.rabbit.release();
   await infra.postgres.ensureRunning();
   await infra.rabbit.ensureRunning();
 
@@ -127,10 +137,16 @@ export async function runScenario(scenario: Scenario, options: RunnerOptions): P
     }
     await supervisor.stopAll();
     const taskQueueDepth = await broker.depth(topology.taskQueue);
-    const reasons = await broker.deadLetterReasons();
-    const unexplained = reasons.filter((r) => r === null).length;
+    const letters = await broker.deadLetters();
+    const atLimit = letters.filter((l) => l.reason === null && l.brokerReason === 'delivery_limit').length;
+    const unexplained = letters.filter((l) => l.reason === null).length - (allowedDeliveryLimit > 0 ? atLimit : 0);
     if (unexplained > 0) failures.push(`${unexplained} dead letter(s) without an ${'x-taskproc-reason'} header (delivery limit reached?)`);
-    const outcome = await check({ db, record, taskQueueDepth, deadLettered: reasons.length, expectedDeadLettered, badInput5xx });
+    if (allowedDeliveryLimit > 0) {
+      notes.push(`${atLimit} message(s) dead-lettered by the broker at the delivery limit (at most ${allowedDeliveryLimit} allowed)`);
+      if (atLimit > allowedDeliveryLimit) failures.push(`${atLimit} message(s) dead-lettered at the delivery limit, more than the ${allowedDeliveryLimit} allowed`);
+    }
+    const deadLettered = letters.filter((l) => l.reason !== null).length;
+    const outcome = await check({ db, record, taskQueueDepth, deadLettered, expectedDeadLettered, badInput5xx });
     failures.push(...outcome.failures, ...supervisor.unexpectedExits);
     notes.unshift(...outcome.notes);
     if (outcome.latenciesMs.length > 0) {
@@ -148,5 +164,6 @@ export async function runScenario(scenario: Scenario, options: RunnerOptions): P
     supervisor.killAll();
     await broker.close();
     await db.close();
+    await Promise.all([proxies?.postgres.close(), proxies?.rabbit.close()]);
   }
 }

@@ -1,3 +1,4 @@
+import type { BlackholeProxy } from './blackhole-proxy.js';
 import type { PrivatePostgres } from './infra/postgres.js';
 import type { PrivateRabbit } from './infra/rabbitmq.js';
 import type { ScenarioDatabase } from './database.js';
@@ -10,9 +11,17 @@ export interface Infrastructure {
   rabbit: PrivateRabbit;
 }
 
+/** Proxies the services reach PostgreSQL and RabbitMQ through (scenarios with `network: 'proxied'`). */
+export interface Proxies {
+  postgres: BlackholeProxy;
+  rabbit: BlackholeProxy;
+}
+
 /** What a scenario works with; the runner creates it fresh for each one. */
 export interface ScenarioContext {
   infra: Infrastructure;
+  /** Present when the scenario asked for `network: 'proxied'`; the runner lifts any hold before the drain. */
+  proxies: Proxies | null;
   db: ScenarioDatabase;
   system: System;
   topology: TaskTopology;
@@ -27,6 +36,11 @@ export interface ScenarioContext {
   note(message: string): void;
   /** Dead letters the scenario put there on purpose (default 0). */
   expectDeadLettered(count: number): void;
+  /**
+   * Up to `max` messages the broker itself may dead-letter at the queue's
+   * delivery limit (a crash loop); by default any such dead letter fails the scenario.
+   */
+  allowDeliveryLimitDeadLetters(max: number): void;
   /** 5xx answers to bad input (scenario 10). */
   countBadInput5xx(count: number): void;
   /** Wait longer than the default before calling what is left unfinished "stuck". */
@@ -39,6 +53,12 @@ export interface Scenario {
   title: string;
   /** Service settings that differ from the suite's defaults. */
   settings?: Record<string, string>;
+  /**
+   * 'proxied': the services reach PostgreSQL and RabbitMQ through a proxy of
+   * the suite's that can blackhole them (ctx.proxies); the suite's own
+   * connections (checker, broker) stay direct. Default 'direct'.
+   */
+  network?: 'direct' | 'proxied';
   /**
    * Starts the services it needs (ctx.system), drives the load, injects the
    * fault and puts back what it disturbed. The runner then drains, stops the

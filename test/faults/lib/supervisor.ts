@@ -21,7 +21,7 @@ export interface Exit {
 
 // Variables the services read; the suite's own environment must not leak them
 // into a child (a developer's shell may export DATABASE_URL, say).
-const SERVICE_VARIABLE = /^(DATABASE_|AMQP_|QUEUE_|LOG_LEVEL|TASK_API_|OUTBOX_|PROCESSOR_|PROCESSING_|GATEWAY_)/;
+const SERVICE_VARIABLE = /^(DATABASE_|AMQP_|QUEUE_|LOG_LEVEL|TASK_|OUTBOX_|PROCESSOR_|PROCESSING_|GATEWAY_)/;
 
 /**
  * One service process, started the way scripts/start-local.sh starts it
@@ -138,6 +138,9 @@ export class ServiceProcess {
 export class Supervisor {
   readonly unexpectedExits: string[] = [];
   private readonly services = new Map<string, ServiceProcess>();
+  /** Services restarted when they exit on their own (as an orchestrator would), with what to tell on each crash. */
+  private readonly keptAlive = new Map<string, (exit: Exit) => void>();
+  private readonly restarts: Promise<unknown>[] = [];
 
   constructor(
     private readonly repoRoot: string,
@@ -160,7 +163,16 @@ export class Supervisor {
     const previous = this.services.get(spec.name);
     if (previous?.running) throw new Error(`${spec.name} is already running`);
     const service = new ServiceProcess(spec, this.repoRoot, join(this.logDir, `${spec.name}.log`), (s, exit) => {
-      this.unexpectedExits.push(`${s.name} (pid ${s.pid}) exited on its own with ${exit.code ?? exit.signal}`);
+      const onCrash = this.keptAlive.get(s.name);
+      if (!onCrash) {
+        this.unexpectedExits.push(`${s.name} (pid ${s.pid}) exited on its own with ${exit.code ?? exit.signal}`);
+        return;
+      }
+      onCrash(exit);
+      const restart = this.start(s.spec).catch((error: unknown) => {
+        this.unexpectedExits.push(`${s.name} could not be restarted after a crash: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`);
+      });
+      this.restarts.push(restart);
     });
     this.services.set(spec.name, service);
     // Whichever of these loses the race rejects later; nobody must be left
@@ -182,6 +194,20 @@ export class Supervisor {
     return service;
   }
 
+  /**
+   * From now on, an exit of `name` that the suite did not ask for is a crash
+   * to be survived, not a failure: `onCrash` hears of it and the service is
+   * started again with the same spec, as a container orchestrator would.
+   */
+  keepAlive(name: string, onCrash: (exit: Exit) => void): void {
+    this.keptAlive.set(name, onCrash);
+  }
+
+  /** Waits for the restarts that crashes of kept-alive services have begun. */
+  async settleRestarts(): Promise<void> {
+    while (this.restarts.length > 0) await Promise.all(this.restarts.splice(0));
+  }
+
   /** Starts a service again with the spec it last ran with (optionally changed). */
   restart(name: string, change: (spec: ServiceSpec) => ServiceSpec = (s) => s): Promise<ServiceProcess> {
     return this.start(change(this.get(name).spec));
@@ -189,6 +215,10 @@ export class Supervisor {
 
   /** SIGTERM to every running service, then SIGKILL to whatever is still up after `graceMs`. */
   async stopAll(graceMs = 15_000): Promise<void> {
+    // A service stopped on purpose is not restarted, and none that is still
+    // coming back from a crash is left behind.
+    this.keptAlive.clear();
+    await this.settleRestarts();
     const running = [...this.services.values()].filter((s) => s.running);
     for (const service of running) service.signal('SIGTERM');
     await Promise.all(running.map((s) => s.waitForExit(graceMs)));
@@ -196,6 +226,7 @@ export class Supervisor {
 
   /** For the suite's own emergency exit: SIGKILL everything at once. */
   killAll(): void {
+    this.keptAlive.clear();
     for (const service of this.services.values()) service.signal('SIGKILL');
   }
 }

@@ -84,16 +84,20 @@ export class System {
     ]);
   }
 
+  /**
+   * The gateway is up once it answers GET /health at all: the status it
+   * answers reflects task-api's health, which a scenario may have spoilt on purpose.
+   */
   private async waitForGatewayHealth(): Promise<void> {
     for (const deadline = Date.now() + 60_000; Date.now() < deadline; ) {
       try {
-        const response = await fetch(`${this.gatewayUrl}/health`, { signal: AbortSignal.timeout(2_000) });
-        if (response.status === 200) return;
+        await fetch(`${this.gatewayUrl}/health`, { signal: AbortSignal.timeout(2_000) });
+        return;
       } catch {
         // not listening yet
       }
       await delay(200);
     }
-    throw new Error(`gateway: GET /health did not answer 200 within 60 s`);
+    throw new Error(`gateway: GET /health did not answer within 60 s`);
   }
 }

@@ -9,6 +9,12 @@ import { poisonMessages } from './07-poison-messages.js';
 import { cancelRacesCompletion } from './08-cancel-races-completion.js';
 import { processorSigterm } from './09-processor-sigterm.js';
 import { badInput } from './10-bad-input.js';
+import { postgresBlackhole } from './11-postgres-blackhole.js';
+import { rabbitmqBlackhole } from './12-rabbitmq-blackhole.js';
+import { taskQueueDeleted } from './13-task-queue-deleted.js';
+import { mismatchedQueueSettings } from './14-mismatched-queue-settings.js';
+import { cancelUppercaseIds } from './15-cancel-uppercase-ids.js';
+import { crashLoop } from './16-crash-loop.js';
 
 /** Every scenario, in the order the suite runs them (serially). */
 export const scenarios: Scenario[] = [
@@ -22,4 +28,10 @@ export const scenarios: Scenario[] = [
   cancelRacesCompletion,
   processorSigterm,
   badInput,
+  postgresBlackhole,
+  rabbitmqBlackhole,
+  taskQueueDeleted,
+  mismatchedQueueSettings,
+  cancelUppercaseIds,
+  crashLoop,
 ];
