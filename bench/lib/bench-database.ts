@@ -9,10 +9,11 @@ export interface BenchDatabase {
   drop(): Promise<void>;
 }
 
-export async function createBenchDatabase(baseUrl: string, name: string): Promise<BenchDatabase> {
+export async function createBenchDatabase(baseUrl: string, name: string, options: { migrate?: boolean } = {}): Promise<BenchDatabase> {
   const url = databaseUrlFor(baseUrl, name);
   await createDatabaseIfMissing(url);
-  await migrateDatabase(url);
+  // A peer's database (pg-boss) gets no taskproc schema: the peer installs its own.
+  if (options.migrate !== false) await migrateDatabase(url);
   return attach(url, () => dropDatabase(url));
 }
 

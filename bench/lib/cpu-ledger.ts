@@ -81,6 +81,33 @@ export function pidsByCommand(...names: string[]): number[] {
   return pids;
 }
 
+/** The ledger's row names, shared by the bench and the peers' scripts so their columns line up. */
+export const LEDGER_ROWS = {
+  bench: 'bench process (Node.js client, observer)',
+  cLoad: 'C load generator (h2load / wrk)',
+  peer: 'peer process (producers + consumers)',
+  postgresBackends: "PostgreSQL backends of the run's database",
+  postgresBackground: 'PostgreSQL background (WAL writer, checkpointer, bgwriter)',
+  rabbitmq: 'RabbitMQ (beam.smp)',
+  redis: 'Redis',
+} as const;
+
+type Query = (sql: string, params: unknown[]) => Promise<{ pid: number }[]>;
+
+/**
+ * The PostgreSQL backends connected to `database` (the observer's own
+ * connections, named `observerName`, left out) and the server's background
+ * processes, found through pg_stat_activity.
+ */
+export function postgresSources(query: Query, database: string, observerName: string): LedgerSource[] {
+  const pids = (where: string) => async () =>
+    (await query(`select pid from pg_stat_activity where ${where} and pid <> pg_backend_pid() and coalesce(application_name, '') <> $2`, [database, observerName])).map((r) => r.pid);
+  return [
+    { name: LEDGER_ROWS.postgresBackends, pids: pids('datname = $1') },
+    { name: LEDGER_ROWS.postgresBackground, pids: pids('datname is null and $1::text is not null'), note: 'shared with other sessions' },
+  ];
+}
+
 /** A source of the one process whose pid is known (a service the bench started, the bench itself). */
 export function processSource(name: string, pid: number, note?: string): LedgerSource {
   return { name, pids: () => [pid], note };

@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import { Queue, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
-import { processSource, startLedger } from '../lib/cpu-ledger.js';
+import { LEDGER_ROWS, processSource, startLedger } from '../lib/cpu-ledger.js';
 import { log, percentile, produce, readRequest, type PeerResult, type PeerRun } from './protocol.js';
 
 // BullMQ, in one process (producers and worker), on the machine's Redis:
@@ -41,7 +41,7 @@ async function run(count: number, measured: boolean): Promise<PeerRun> {
   completedAt.clear();
   const done = new Promise<void>((resolve) => (allCompleted = resolve));
   const sentAt = new Map<string, number>();
-  const ledger = startLedger([processSource('BullMQ process (producers + worker)', process.pid), processSource('Redis', redisPid, 'shared with other sessions')]);
+  const ledger = startLedger([processSource(LEDGER_ROWS.peer, process.pid), processSource(LEDGER_ROWS.redis, redisPid, 'shared with other sessions')]);
   const started = performance.now();
   await produce(count, request.producers, async (i) => {
     const sent = performance.now();

@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import pg from 'pg';
 import { PgBoss } from 'pg-boss';
-import { startLedger, processSource, type LedgerSource } from '../lib/cpu-ledger.js';
+import { LEDGER_ROWS, postgresSources, processSource, startLedger, type LedgerSource } from '../lib/cpu-ledger.js';
 import { log, percentile, produce, readRequest, type PeerResult, type PeerRun } from './protocol.js';
 
 // pg-boss, in one process (producers and workers), on the machine's
@@ -23,12 +23,9 @@ const batchSize = Math.max(1, Math.round(request.consumerSlots / request.consume
 const observer = new pg.Pool({ connectionString: request.url, max: 2, application_name: 'taskproc-bench-peer-observer' });
 const settingOf = async (name: string) => (await observer.query<{ v: string }>(`select current_setting($1) as v`, [name])).rows[0]!.v;
 const durability = `PostgreSQL, fsync ${await settingOf('fsync')}, synchronous_commit ${await settingOf('synchronous_commit')}`;
-const pidsWhere = (where: string) => async () =>
-  (await observer.query<{ pid: number }>(`select pid from pg_stat_activity where ${where} and pid <> pg_backend_pid() and coalesce(application_name, '') <> 'taskproc-bench-peer-observer'`, [database])).rows.map((r) => r.pid);
 const sources: LedgerSource[] = [
-  processSource('pg-boss process (producers + workers)', process.pid),
-  { name: 'PostgreSQL backends of its database', pids: pidsWhere('datname = $1') },
-  { name: 'PostgreSQL background (WAL writer, checkpointer, bgwriter)', pids: pidsWhere('datname is null and $1::text is not null'), note: 'shared with other sessions' },
+  processSource(LEDGER_ROWS.peer, process.pid),
+  ...postgresSources(async (sql, params) => (await observer.query<{ pid: number }>(sql, params)).rows, database, 'taskproc-bench-peer-observer'),
 ];
 
 const boss = new PgBoss({ connectionString: request.url, application_name: 'taskproc-bench-pgboss', useListenNotify: true, schedule: false });
