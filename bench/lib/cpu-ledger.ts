@@ -119,20 +119,32 @@ export function processSource(name: string, pid: number, note?: string): LedgerS
  */
 export interface TotalSource {
   name: string;
-  ticks(): number;
+  /** Called when the ledger starts; the function it returns gives the ticks used since. */
+  start(): () => number;
   note?: string;
 }
 
 /** Ticks of the children that exit during the run, e.g. a load generator run to completion. */
 export function reapedChildrenSource(name: string, note?: string): TotalSource {
-  const before = reapedChildrenTicks();
-  return { name, ticks: () => reapedChildrenTicks() - before, note };
+  return {
+    name,
+    note,
+    start() {
+      const before = reapedChildrenTicks();
+      return () => reapedChildrenTicks() - before;
+    },
+  };
 }
 
-/** Starts sampling; `stop(tasks)` ends it and divides by the tasks the run handled. */
-export function startLedger(sources: LedgerSource[], totals: TotalSource[] = []): { stop(tasks: number): Promise<Ledger> } {
+/**
+ * Starts sampling, resolving once every source has its first reading (so
+ * start it, then the load); `stop(tasks)` ends it and divides by the tasks
+ * the run handled.
+ */
+export async function startLedger(sources: LedgerSource[], totals: TotalSource[] = []): Promise<{ stop(tasks: number): Promise<Ledger> }> {
   const startedAt = performance.now();
   const machineBefore = machineBusyTicks();
+  const totalsStarted = totals.map((t) => t.start());
   // Per source: pid -> [ticks at first sight, ticks at last sight]. A pid
   // first seen after the start was born during the run: all its ticks count.
   const seen = sources.map(() => new Map<number, [number, number]>());
@@ -158,8 +170,8 @@ export function startLedger(sources: LedgerSource[], totals: TotalSource[] = [])
     );
     first = false;
   };
-  const firstSample = sample();
-  let pending: Promise<void> = firstSample;
+  await sample();
+  let pending: Promise<void> = Promise.resolve();
   const timer = setInterval(() => {
     pending = pending.then(sample);
   }, SAMPLE_MS);
@@ -176,8 +188,8 @@ export function startLedger(sources: LedgerSource[], totals: TotalSource[] = [])
         for (const [before, after] of seen[i]!.values()) ticks += after - before;
         return { name: source.name, cpuMsPerTask: perTask(ticks), cpuSeconds: ticks / TICKS_PER_SECOND, processes: seen[i]!.size, note: source.note };
       });
-      for (const total of totals) {
-        const ticks = total.ticks();
+      for (const [i, total] of totals.entries()) {
+        const ticks = totalsStarted[i]!();
         entries.push({ name: total.name, cpuMsPerTask: perTask(ticks), cpuSeconds: ticks / TICKS_PER_SECOND, processes: 1, note: total.note });
       }
       const listed = entries.reduce((sum, e) => sum + e.cpuSeconds * TICKS_PER_SECOND, 0);

@@ -41,7 +41,7 @@ async function run(count: number, measured: boolean): Promise<PeerRun> {
   completedAt.clear();
   const done = new Promise<void>((resolve) => (allCompleted = resolve));
   const sentAt = new Map<string, number>();
-  const ledger = startLedger([processSource(LEDGER_ROWS.peer, process.pid), processSource(LEDGER_ROWS.redis, redisPid, 'shared with other sessions')]);
+  const ledger = await startLedger([processSource(LEDGER_ROWS.peer, process.pid), processSource(LEDGER_ROWS.redis, redisPid, 'shared with other sessions')]);
   const started = performance.now();
   await produce(count, request.producers, async (i) => {
     const sent = performance.now();

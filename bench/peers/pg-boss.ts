@@ -36,7 +36,7 @@ await boss.work(queue, { batchSize, localConcurrency: request.consumers, burstWh
 
 async function run(count: number, measured: boolean): Promise<PeerRun> {
   const ids: string[] = [];
-  const ledger = startLedger(sources);
+  const ledger = await startLedger(sources);
   const startedWall = Date.now();
   const started = performance.now();
   await produce(count, request.producers, async (i) => {

@@ -1,4 +1,4 @@
-import { create, fromJson, toBinary, type DescMethod } from '@bufbuild/protobuf';
+import { create, fromJson, toBinary, type DescMethod, type DescService } from '@bufbuild/protobuf';
 import { CreateTaskRequestSchema, TaskService } from '@taskproc/contract';
 import { grpcFrame, h2loadGrpc, wrkPost, type CLoadResult } from '../lib/c-load.js';
 import { LEDGER_ROWS, reapedChildrenSource, startLedger, type Ledger, type LedgerSource } from '../lib/cpu-ledger.js';
@@ -56,8 +56,8 @@ export async function measureWrkCreate(observer: Observer, gatewayUrl: string, c
  * The BatchCreateTasks method when the generated client has it, else null:
  * the bulk and burst scenarios light up by themselves once the RPC exists.
  */
-export function batchCreateMethod(): DescMethod | null {
-  return TaskService.methods.find((m) => m.name === 'BatchCreateTasks' && m.methodKind === 'unary') ?? null;
+export function batchCreateMethod(service: DescService = TaskService): DescMethod | null {
+  return service.methods.find((m) => m.name === 'BatchCreateTasks' && m.methodKind === 'unary') ?? null;
 }
 
 /** A BatchCreateTasks request of `size` tasks, from its REST shape ({"requests": [{"content": ...}]}). */
@@ -100,7 +100,7 @@ async function measureRun(observer: Observer, context: LedgerContext, tasksPerCa
   await observer.waitForIdle(600_000);
   const after = await observer.watermark();
   context.services.forEach((s) => resetPeakRss(s.pid));
-  const ledger = startLedger(context.sources, [reapedChildrenSource(LEDGER_ROWS.cLoad)]);
+  const ledger = await startLedger(context.sources, [reapedChildrenSource(LEDGER_ROWS.cLoad)]);
   const load = await drive();
   // Calls the gateway was still forwarding when wrk stopped may create tasks
   // a little later: done when nothing is pending and every task created is completed.

@@ -42,7 +42,7 @@ export async function measureEndToEnd(
   for (let run = 0; run < settings.runs; run++) {
     const cpuBefore = services.map((s) => cpuSeconds(s.pid));
     services.forEach((s) => resetPeakRss(s.pid));
-    const ledger = startLedger(ledgerSources);
+    const ledger = await startLedger(ledgerSources);
     const measured = await createAndComplete(client, observer, settings.count, (create) => closedLoop(settings.count, settings.concurrency, create));
     const figures = await ledger.stop(measured.count);
     const cost = services.map((s, i) => ({
