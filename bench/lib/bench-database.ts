@@ -24,6 +24,9 @@ export function attachDatabase(url: string): BenchDatabase {
 
 function attach(url: string, removeDatabase: () => Promise<unknown>): BenchDatabase {
   const pool = new pg.Pool({ connectionString: url, max: 2, application_name: 'taskproc-bench-observer' });
+  // An idle connection that the server ends (the drop at the end, a restart)
+  // must not crash the bench; the next query reports the problem.
+  pool.on('error', (error) => process.stderr.write(`[bench] observer connection lost: ${error.message}\n`));
   return {
     url,
     pool,

@@ -101,7 +101,13 @@ async function measureRun(observer: Observer, context: LedgerContext, tasksPerCa
   const after = await observer.watermark();
   context.services.forEach((s) => resetPeakRss(s.pid));
   const ledger = await startLedger(context.sources, [reapedChildrenSource(LEDGER_ROWS.cLoad)]);
-  const load = await drive();
+  let load: CLoadResult;
+  try {
+    load = await drive();
+  } catch (error) {
+    await ledger.stop(0); // no sampling left running behind the error
+    throw error;
+  }
   // Calls the gateway was still forwarding when wrk stopped may create tasks
   // a little later: done when nothing is pending and every task created is completed.
   let created = 0;
