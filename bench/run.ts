@@ -1,12 +1,13 @@
 import { execFileSync } from 'node:child_process';
-import { cpus, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { grpcClient, restClient } from './lib/clients.js';
 import { attachDatabase, createBenchDatabase, type BenchDatabase } from './lib/bench-database.js';
 import { Observer } from './lib/observer.js';
-import { formatTable, fmt, type Row } from './lib/report.js';
+import { LEDGER_ROWS, pidsByCommand, postgresSources, processSource, type LedgerSource } from './lib/cpu-ledger.js';
+import { formatGoals, formatLedger, formatTable, fmt, type Goal, type LedgerColumn, type Row } from './lib/report.js';
 import { readBenchSettings } from './lib/settings.js';
 import { median, medianRun } from './lib/stats.js';
 import { BenchSystem } from './lib/system.js';
@@ -14,13 +15,19 @@ import { measureCreate, type CreateRun } from './scenarios/create.js';
 import { measureCreateOptions, type CreateOptionsFigures } from './scenarios/create-options.js';
 import { measureDrain, type DrainRun } from './scenarios/drain.js';
 import { measureFailingDrain, type FailingDrainRun } from './scenarios/failing-drain.js';
-import { measureEndToEnd, measurePacedLatency, type EndToEndRun } from './scenarios/end-to-end.js';
+import { measureBurst, type BurstRun } from './scenarios/burst.js';
+import { batchCreateMethod, measureH2loadBatch, measureH2loadCreate, measureWrkCreate, type CLoadRun, type LedgerContext } from './scenarios/c-load.js';
+import { measureEndToEnd, measurePacedLatency, measureUnloadedLatency, type EndToEndRun } from './scenarios/end-to-end.js';
+import { measureBullmq, measurePgBoss } from './scenarios/peers.js';
+import type { PeerResult } from './peers/protocol.js';
 import { measurePostgresLimit, type PostgresLimit } from './scenarios/limit-postgres.js';
 import { measureRabbitLimit, type RabbitLimit } from './scenarios/limit-rabbitmq.js';
 import { measureWatching, watchingRows, type WatchingFigures } from './scenarios/watching.js';
 
-// `make bench`: measures the limits of PostgreSQL and RabbitMQ on this
-// machine, then the system against them, and prints one table. Figures go to
+// `make bench`: measures the limits of PostgreSQL and RabbitMQ and the peers
+// (BullMQ, pg-boss) on this machine, then the system against them, driven by
+// the Node.js client and by C load generators, and prints the figures, the
+// CPU ledger and the goals of issue 18 from this one run. Figures go to
 // bench/results/<time>-<commit>.json and bench/results/latest.json.
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -31,8 +38,13 @@ const log = (message: string) => process.stderr.write(`[bench] ${message}\n`);
 
 interface Figures {
   limits?: { postgres: PostgresLimit; rabbitmq: RabbitLimit };
+  peers?: { bullmq: PeerResult; pgBoss: PeerResult };
   create?: { grpc: CreateRun[]; rest: CreateRun[] };
-  endToEnd?: { saturated: EndToEndRun[]; paced: EndToEndRun; pacedRate: number };
+  endToEnd?: { saturated: EndToEndRun[]; paced: EndToEndRun; pacedRate: number; unloaded: EndToEndRun };
+  cLoad?: { grpc: CLoadRun[]; rest: CLoadRun[] };
+  /** Keyed by batch size; `unavailable` says why there is none. */
+  bulk?: { runs: Record<string, CLoadRun[]>; unavailable?: string };
+  burst?: { run?: BurstRun; unavailable?: string; batchSize: number };
   drain?: DrainRun[];
   failingDrain?: FailingDrainRun;
   createOptions?: CreateOptionsFigures;
@@ -40,6 +52,7 @@ interface Figures {
 }
 const figures: Figures = {};
 const started = Date.now();
+const loadAverage = { start: loadavg(), end: [] as number[] };
 
 const processorEnv = { PROCESSING_DURATION_MS: '0' };
 let db: BenchDatabase | null = null;
@@ -63,8 +76,24 @@ try {
     log(`  PostgreSQL ${Math.round(postgres.livesPerSecond)} lives/s, RabbitMQ ${Math.round(rabbitmq.messagesPerSecond)} msgs/s`);
   }
 
-  // Listing and watching start a database and task-api of their own.
-  const needsSystem = settings.phases.some((p) => p !== 'limits' && p !== 'watch');
+  if (settings.phases.includes('peers')) {
+    const shape = {
+      count: settings.e2eCount,
+      producers: settings.concurrency,
+      runs: settings.runs,
+      warmup: settings.warmup,
+      consumers: settings.processors,
+      consumerSlots: settings.processors * Number(settings.serviceEnv.PROCESSOR_PREFETCH ?? 100),
+    };
+    log(`peer BullMQ (${settings.redisUrl}): ${settings.runs} x ${shape.count} jobs, ${shape.producers} producers, no-op worker of concurrency ${shape.consumerSlots}`);
+    const bullmq = await measureBullmq(settings.redisUrl, suffix, shape);
+    log(`peer pg-boss: ${settings.runs} x ${shape.count} jobs, ${shape.producers} producers, ${shape.consumers} no-op workers fetching ${shape.consumerSlots / shape.consumers}`);
+    const pgBoss = await measurePgBoss(settings.baseDatabaseUrl, suffix, shape);
+    figures.peers = { bullmq, pgBoss };
+  }
+
+  // Peers, listing and watching start databases (and a task-api) of their own.
+  const needsSystem = settings.phases.some((p) => p !== 'limits' && p !== 'peers' && p !== 'watch');
   let grpcUrl = settings.target ?? '';
   let gatewayUrl = settings.targetGatewayUrl ?? '';
   if (needsSystem && !settings.target) {
@@ -92,6 +121,15 @@ try {
   }
   const observer = db ? new Observer(db) : null;
   const grpc = grpcClient(grpcUrl || 'http://127.0.0.1:1');
+  // Every process a run involves, for the CPU ledger.
+  const services = system?.services() ?? [];
+  const ledgerSources: LedgerSource[] = [
+    ...services.map((s) => processSource(s.name, s.pid)),
+    processSource(LEDGER_ROWS.bench, process.pid),
+    ...(db ? postgresSources(async (sql, params) => db!.query<{ pid: number }>(sql, params), new URL(db.url).pathname.slice(1), 'taskproc-bench-observer') : []),
+    { name: LEDGER_ROWS.rabbitmq, pids: () => pidsByCommand('beam.smp'), note: 'shared with other sessions' },
+  ];
+  const ledgerContext: LedgerContext = { sources: ledgerSources, services };
 
   if (settings.phases.includes('create')) {
     const shape = { count: settings.createCount, concurrency: settings.concurrency, runs: settings.runs, warmup: settings.warmup };
@@ -117,12 +155,52 @@ try {
   if (settings.phases.includes('e2e')) {
     await observer!.waitForTransitions('0', ['completed'], 0, 1); // the observer can reach the database
     log('waiting for earlier tasks to complete');
-    await waitForIdle(observer!);
+    await observer!.waitForIdle(600_000, 500);
     log(`end-to-end, saturated: ${settings.runs} x ${settings.e2eCount}, ${settings.concurrency} callers, PROCESSING_DURATION_MS=0`);
-    const saturated = await measureEndToEnd(grpc, observer!, system?.services() ?? [], { count: settings.e2eCount, concurrency: settings.concurrency, runs: settings.runs });
+    const saturated = await measureEndToEnd(grpc, observer!, services, { count: settings.e2eCount, concurrency: settings.concurrency, runs: settings.runs }, ledgerSources);
     log(`end-to-end, paced at ${settings.pacedRate}/s for ${settings.pacedSeconds} s`);
     const paced = await measurePacedLatency(grpc, observer!, settings.pacedRate, settings.pacedSeconds);
-    figures.endToEnd = { saturated, paced, pacedRate: settings.pacedRate };
+    log(`end-to-end, unloaded: ${settings.unloadedCount} creates one at a time`);
+    const unloaded = await measureUnloadedLatency(grpc, observer!, settings.unloadedCount);
+    figures.endToEnd = { saturated, paced, pacedRate: settings.pacedRate, unloaded };
+  }
+
+  if (settings.phases.includes('cload')) {
+    log(`C load, gRPC: h2load, ${settings.runs} x ${settings.e2eCount} CreateTask, ${settings.concurrency} streams on one connection`);
+    const grpcRuns = await measureH2loadCreate(observer!, grpcUrl, ledgerContext, { count: settings.e2eCount, streams: settings.concurrency, runs: settings.runs, warmup: settings.warmup });
+    let restRuns: CLoadRun[] = [];
+    if (gatewayUrl) {
+      log(`C load, REST: wrk, ${settings.runs} x ${settings.wrkSeconds} s of POST /task, ${settings.concurrency} connections`);
+      restRuns = await measureWrkCreate(observer!, gatewayUrl, ledgerContext, { connections: settings.concurrency, seconds: settings.wrkSeconds, runs: settings.runs, warmupSeconds: 2 });
+    }
+    figures.cLoad = { grpc: grpcRuns, rest: restRuns };
+  }
+
+  const batchCreate = batchCreateMethod();
+  const noBatch = 'BatchCreateTasks is not in the generated client yet';
+  if (settings.phases.includes('bulk')) {
+    figures.bulk = { runs: {} };
+    if (!batchCreate) {
+      figures.bulk.unavailable = noBatch;
+      log(`bulk: not available (${noBatch})`);
+    }
+    for (const size of batchCreate ? settings.bulkSizes : []) {
+      log(`bulk: h2load, ${settings.runs} x ${settings.bulkCount} tasks in BatchCreateTasks of ${size}`);
+      figures.bulk.runs[size] = await measureH2loadBatch(observer!, grpcUrl, ledgerContext, batchCreate!, { count: settings.bulkCount, batchSize: size, streams: settings.concurrency, runs: settings.runs });
+    }
+  }
+
+  if (settings.phases.includes('burst')) {
+    const batchSize = Math.max(...settings.bulkSizes);
+    figures.burst = { batchSize };
+    if (!batchCreate) {
+      figures.burst.unavailable = noBatch;
+      log(`burst: not available (${noBatch})`);
+    } else {
+      log(`burst: ${settings.burstCount} tasks in BatchCreateTasks of ${batchSize}, ${settings.concurrency} callers, refusals retried`);
+      figures.burst.run = await measureBurst(grpcUrl, observer!, services, batchCreate, { count: settings.burstCount, batchSize, concurrency: settings.concurrency, callTimeoutMs: 30_000 });
+      log(`  ${figures.burst.run.completed} of ${figures.burst.run.requested} completed in ${figures.burst.run.seconds.toFixed(1)} s, refusals ${JSON.stringify(figures.burst.run.refused)}, other errors ${figures.burst.run.otherErrors}`);
+    }
   }
 
   if (settings.phases.includes('drain')) {
@@ -157,17 +235,28 @@ try {
   for (const cleanup of cleanups) await cleanup().catch((error: unknown) => log(`cleanup failed: ${String(error)}`));
 }
 
+loadAverage.end = loadavg();
+const machineInfo = await machine();
 const rows = tableRows(figures);
-const table = formatTable(rows);
-process.stdout.write(`\n${table}\n\n`);
+const ledger = ledgerColumns(figures);
+const goals = goalRows(figures, machineInfo);
+process.stdout.write(`\n${formatTable(rows)}\n\n`);
+if (ledger.length > 0) process.stdout.write(`CPU ledger: CPU ms per task of each process, over the median saturated run of each kind (from /proc)\n\n${formatLedger(ledger)}\n\n`);
+if (goals.length > 0) process.stdout.write(`Goals (issue 18), from this run\n\n${formatGoals(goals)}\n\n`);
+const load = (l: number[]) => l.map((v) => v.toFixed(2)).join(', ');
+process.stdout.write(`Load average (1, 5, 15 min) at the start: ${load(loadAverage.start)}; at the end: ${load(loadAverage.end)} (${machineInfo.cpus} CPUs, shared with whatever else runs on this machine)\n`);
+if (figures.peers) process.stdout.write(`BullMQ's store: ${figures.peers.bullmq.durability}. pg-boss's and taskproc's: ${figures.peers.pgBoss.durability}.\n`);
 const result = {
   commit: git(['rev-parse', 'HEAD']),
   dirty: git(['status', '--porcelain', '--', 'packages', 'services', 'gateway', 'bench']) !== '',
   startedAt: new Date(started).toISOString(),
   durationSeconds: Math.round((Date.now() - started) / 1000),
-  machine: await machine(),
+  machine: machineInfo,
+  loadAverage,
   settings: { ...settings, serviceEnv: undefined, services: pick(settings.serviceEnv, ['DATABASE_POOL_SIZE', 'PROCESSOR_PREFETCH', 'OUTBOX_BATCH_SIZE', 'LOG_LEVEL', 'QUEUE_DELIVERY_LIMIT']) },
   table: rows,
+  ledger,
+  goals,
   figures,
 };
 mkdirSync(`${ROOT}bench/results`, { recursive: true });
@@ -176,13 +265,8 @@ writeFileSync(file, JSON.stringify(result, null, 2));
 writeFileSync(`${ROOT}bench/results/latest.json`, JSON.stringify(result, null, 2));
 log(`figures written to ${file} and bench/results/latest.json (${result.durationSeconds} s)`);
 
-async function waitForIdle(observer: Observer): Promise<void> {
-  const { waitUntil } = await import('./lib/system.js');
-  await waitUntil('earlier tasks to complete', async () => {
-    const [row] = await db!.query<{ n: number }>(`select count(*)::int as n from task where status in ('pending', 'processing')`);
-    return row!.n === 0;
-  }, 600_000, 500);
-  void observer;
+function byRate<T extends { perSecond: number }>(runs: T[]): T {
+  return medianRun(runs, (r) => r.perSecond);
 }
 
 function tableRows(f: Figures): Row[] {
@@ -193,24 +277,68 @@ function tableRows(f: Figures): Row[] {
     rows.push({ figure: `limit 6a: PostgreSQL task lives (tx + 2 updates), ${f.limits.postgres.connections} conns`, value: fmt.rate(f.limits.postgres.livesPerSecond) });
     rows.push({ figure: `limit 6b: RabbitMQ persistent msgs, confirm + quorum + prefetch ${f.limits.rabbitmq.prefetch}`, value: fmt.rate(f.limits.rabbitmq.messagesPerSecond) });
   }
+  const bullmq = f.peers && byRate(f.peers.bullmq.runs);
+  const pgBoss = f.peers && byRate(f.peers.pgBoss.runs);
+  if (f.peers) {
+    for (const [peer, run, where] of [
+      [f.peers.bullmq, bullmq!, 'Redis without persistence' ],
+      [f.peers.pgBoss, pgBoss!, 'PostgreSQL'],
+    ] as const) {
+      const store = peer.durability.startsWith('Redis with persistence') ? 'Redis with persistence' : where;
+      rows.push({ figure: `peer ${peer.peer} ${peer.version}, in-process, ${store}, ${peer.settings.producers} producers, no-op, end to end`, value: fmt.rate(run.perSecond), ratio: pgLimit ? `${fmt.ratio(run.perSecond / pgLimit)} of 6a` : undefined });
+      rows.push({ figure: `peer ${peer.peer}: adds/s; add-to-completed p50 / p99`, value: `${fmt.rate(run.enqueuePerSecond)}; ${fmt.ms(run.p50Ms)} / ${fmt.ms(run.p99Ms)}` });
+    }
+  }
   const ratio = (v: number, limit: number | undefined) => (limit ? fmt.ratio(v / limit) : undefined);
+  const toPeers = (v: number) => [pgLimit && `${ratio(v, pgLimit)} of 6a`, pgBoss && `${fmt.ratio(v / pgBoss.perSecond)} of pg-boss`, bullmq && `${fmt.ratio(v / bullmq.perSecond)} of BullMQ`].filter(Boolean).join(', ') || undefined;
   if (f.create) {
     const g = medianRun(f.create.grpc, (r) => r.perSecond);
-    rows.push({ figure: 'create gRPC', value: fmt.rate(g.perSecond), ratio: pgLimit ? `${ratio(g.perSecond, pgLimit)} of 6a` : undefined, target: '>= 0.50 of 6a', met: pgLimit ? g.perSecond >= 0.5 * pgLimit : undefined });
-    rows.push({ figure: 'create gRPC latency p50 / p99', value: `${fmt.ms(g.p50Ms)} / ${fmt.ms(g.p99Ms)}` });
+    rows.push({ figure: 'create gRPC (Node.js client)', value: fmt.rate(g.perSecond), ratio: pgLimit ? `${ratio(g.perSecond, pgLimit)} of 6a` : undefined, target: '>= 0.50 of 6a', met: pgLimit ? g.perSecond >= 0.5 * pgLimit : undefined });
+    rows.push({ figure: 'create gRPC latency p50 / p99 (Node.js client)', value: `${fmt.ms(g.p50Ms)} / ${fmt.ms(g.p99Ms)}` });
     if (f.create.rest.length > 0) {
       const r = medianRun(f.create.rest, (x) => x.perSecond);
-      rows.push({ figure: 'create REST (gateway)', value: fmt.rate(r.perSecond), ratio: `${fmt.ratio(r.perSecond / g.perSecond)} of gRPC`, target: '>= 0.80 of gRPC', met: r.perSecond >= 0.8 * g.perSecond });
-      rows.push({ figure: 'create REST latency p50 / p99', value: `${fmt.ms(r.p50Ms)} / ${fmt.ms(r.p99Ms)}` });
+      rows.push({ figure: 'create REST (gateway, Node.js client)', value: fmt.rate(r.perSecond), ratio: `${fmt.ratio(r.perSecond / g.perSecond)} of gRPC`, target: '>= 0.80 of gRPC', met: r.perSecond >= 0.8 * g.perSecond });
+      rows.push({ figure: 'create REST latency p50 / p99 (Node.js client)', value: `${fmt.ms(r.p50Ms)} / ${fmt.ms(r.p99Ms)}` });
+    }
+  }
+  if (f.cLoad) {
+    const g = byRate(f.cLoad.grpc);
+    rows.push({ figure: 'create gRPC (h2load, 64 streams)', value: fmt.rate(g.createsPerSecond), ratio: pgLimit ? `${ratio(g.createsPerSecond, pgLimit)} of 6a` : undefined });
+    rows.push({ figure: 'create gRPC latency p50 / p99 (h2load)', value: `${fmt.ms(g.callP50Ms)} / ${fmt.ms(g.callP99Ms)}` });
+    if (f.cLoad.rest.length > 0) {
+      const r = byRate(f.cLoad.rest);
+      rows.push({ figure: 'create REST (gateway, wrk, 64 connections)', value: fmt.rate(r.createsPerSecond), ratio: `${fmt.ratio(r.createsPerSecond / g.createsPerSecond)} of gRPC (h2load)` });
+      rows.push({ figure: 'create REST latency p50 / p99 (wrk)', value: `${fmt.ms(r.callP50Ms)} / ${fmt.ms(r.callP99Ms)}` });
     }
   }
   if (f.endToEnd) {
-    const e = medianRun(f.endToEnd.saturated, (r) => r.perSecond);
-    rows.push({ figure: 'end-to-end (work 0 ms), saturated', value: fmt.rate(e.perSecond), ratio: ratio(e.perSecond, pgLimit) && `${ratio(e.perSecond, pgLimit)} of 6a, ${ratio(e.perSecond, mqLimit)} of 6b`, target: '>= 1,900/s, then >= 7,000/s', met: e.perSecond >= 1_900 });
+    const e = byRate(f.endToEnd.saturated);
+    rows.push({ figure: 'end-to-end (work 0 ms), saturated, Node.js gRPC client', value: fmt.rate(e.perSecond), ratio: [ratio(e.perSecond, pgLimit) && `${ratio(e.perSecond, pgLimit)} of 6a, ${ratio(e.perSecond, mqLimit)} of 6b`, toPeers(e.perSecond)?.replace(/^[^,]* of 6a, ?/, '')].filter(Boolean).join(', '), target: '>= 1,900/s, then >= 7,000/s', met: e.perSecond >= 1_900 });
     rows.push({ figure: 'create-to-completed p50 / p99, saturated', value: `${fmt.ms(e.p50Ms)} / ${fmt.ms(e.p99Ms)}` });
+  }
+  if (f.cLoad) {
+    const g = byRate(f.cLoad.grpc);
+    rows.push({ figure: 'end-to-end (work 0 ms), saturated, h2load gRPC', value: fmt.rate(g.perSecond), ratio: toPeers(g.perSecond) });
+    if (f.cLoad.rest.length > 0) {
+      const r = byRate(f.cLoad.rest);
+      rows.push({ figure: 'end-to-end (work 0 ms), saturated, wrk REST', value: fmt.rate(r.perSecond), ratio: toPeers(r.perSecond) });
+    }
+  }
+  if (f.bulk) {
+    if (f.bulk.unavailable) rows.push({ figure: 'end-to-end, BatchCreateTasks x 100 / x 1,000 (h2load)', value: `not available (${f.bulk.unavailable})` });
+    for (const [size, runs] of Object.entries(f.bulk.runs)) {
+      const b = byRate(runs);
+      rows.push({ figure: `end-to-end, BatchCreateTasks x ${Number(size).toLocaleString('en-US')} (h2load, ${b.tasks} tasks)`, value: fmt.rate(b.perSecond), ratio: toPeers(b.perSecond) });
+      rows.push({ figure: `BatchCreateTasks x ${Number(size).toLocaleString('en-US')}: tasks created/s; call p50 / p99`, value: `${fmt.rate(b.createsPerSecond)}; ${fmt.ms(b.callP50Ms)} / ${fmt.ms(b.callP99Ms)}` });
+    }
+  }
+  if (f.endToEnd) {
     const p = f.endToEnd.paced;
     const refused = p.failedCreates > 0 ? `, ${p.failedCreates} creates refused` : '';
     rows.push({ figure: `create-to-completed p50 / p99 at ${f.endToEnd.pacedRate}/s${refused}`, value: `${fmt.ms(p.p50Ms)} / ${fmt.ms(p.p99Ms)}`, target: 'p99 < 100 ms', met: p.p99Ms < 100 && p.failedCreates === 0 });
+    const u = f.endToEnd.unloaded;
+    rows.push({ figure: `create-to-completed p50 / p99 unloaded (${u.count} creates one at a time)`, value: `${fmt.ms(u.p50Ms)} / ${fmt.ms(u.p99Ms)}` });
+    const e = byRate(f.endToEnd.saturated);
     for (const cost of e.cost) {
       rows.push({ figure: `cost ${cost.service}: CPU per 1,000 tasks, peak RSS`, value: `${cost.cpuSecondsPer1000.toFixed(2)} s, ${Math.round(cost.peakRssMiB)} MiB` });
     }
@@ -222,6 +350,9 @@ function tableRows(f: Figures): Row[] {
   if (f.createOptions) {
     const s = f.createOptions.scheduled;
     rows.push({ figure: `scheduled lateness p50 / p99 (${s.tasks} due over ${s.windowSeconds} s)`, value: `${fmt.ms(s.p50Ms)} / ${fmt.ms(s.p99Ms)}`, target: 'claimed within 1 s', met: s.p99Ms < 1_000 });
+  if (f.burst?.run) {
+    const b = f.burst.run;
+    rows.push({ figure: `burst of ${b.requested.toLocaleString('en-US')} (BatchCreateTasks x ${f.burst.batchSize.toLocaleString('en-US')}): completed, time, refusals`, value: `${b.completed.toLocaleString('en-US')} in ${b.seconds.toFixed(1)} s, ${JSON.stringify(b.refused)}, ${b.otherErrors} other errors` });
   }
   if (f.drain && f.drain.length > 0) {
     const d = medianRun(f.drain, (r) => r.efficiency);
@@ -243,6 +374,105 @@ function tableRows(f: Figures): Row[] {
   return rows;
 }
 
+/** One column per kind of saturated run: its median run's ledger. */
+function ledgerColumns(f: Figures): LedgerColumn[] {
+  const columns: LedgerColumn[] = [];
+  if (f.endToEnd) {
+    const e = byRate(f.endToEnd.saturated);
+    if (e.ledger) columns.push({ title: 'Node gRPC e2e', ledger: e.ledger });
+  }
+  if (f.cLoad) {
+    columns.push({ title: 'h2load gRPC e2e', ledger: byRate(f.cLoad.grpc).ledger });
+    if (f.cLoad.rest.length > 0) columns.push({ title: 'wrk REST e2e', ledger: byRate(f.cLoad.rest).ledger });
+  }
+  for (const [size, runs] of Object.entries(f.bulk?.runs ?? {})) columns.push({ title: `batch x ${size} e2e`, ledger: byRate(runs).ledger });
+  if (f.peers) {
+    columns.push({ title: 'BullMQ', ledger: byRate(f.peers.bullmq.runs).ledger });
+    columns.push({ title: 'pg-boss', ledger: byRate(f.peers.pgBoss.runs).ledger });
+  }
+  return columns;
+}
+
+function goalRows(f: Figures, machineInfo: Awaited<ReturnType<typeof machine>>): Goal[] {
+  const goals: Goal[] = [];
+  const notAvailable = (why: string) => ({ value: `not available (${why})` });
+  const bullmq = f.peers && byRate(f.peers.bullmq.runs).perSecond;
+  const pgBoss = f.peers && byRate(f.peers.pgBoss.runs).perSecond;
+  const vs = (v: number, peer: number | undefined, name: string) => (peer ? { ratio: `${fmt.ratio(v / peer)} of ${name}`, met: v >= peer } : { ratio: `${name} not measured` });
+
+  if (f.cLoad) {
+    const g = byRate(f.cLoad.grpc).perSecond;
+    goals.push({ goal: '1', figure: 'per-task create end to end, h2load, 64 streams, 0 ms work', value: fmt.rate(g), target: '>= 1.00 of pg-boss', ...vs(g, pgBoss, 'pg-boss') });
+  }
+  if (f.endToEnd) {
+    const e = byRate(f.endToEnd.saturated).perSecond;
+    goals.push({ goal: '1', figure: '  the same with the Node.js client (beside; the goal is for the C load)', value: fmt.rate(e), ...(pgBoss ? { ratio: `${fmt.ratio(e / pgBoss)} of pg-boss` } : {}) });
+  }
+  if (f.bulk) {
+    const durable = machineInfo.synchronousCommit === 'on' && machineInfo.fsync === 'on';
+    for (const size of settings.bulkSizes) {
+      const figure = `bulk end to end, BatchCreateTasks x ${size.toLocaleString('en-US')}, 0 ms work (synchronous_commit ${machineInfo.synchronousCommit}, persistent confirmed messages)`;
+      const runs = f.bulk.runs[size];
+      if (!runs) {
+        goals.push({ goal: '2', figure, ...notAvailable(f.bulk.unavailable ?? 'not run') });
+        continue;
+      }
+      const b = byRate(runs).perSecond;
+      const against = vs(b, bullmq, 'BullMQ');
+      goals.push({ goal: '2', figure, value: fmt.rate(b), target: '>= 1.00 of BullMQ', ...against, met: against.met === undefined ? undefined : against.met && durable });
+    }
+  }
+  if (f.cLoad && f.cLoad.rest.length > 0) {
+    const g = byRate(f.cLoad.grpc).createsPerSecond;
+    const r = byRate(f.cLoad.rest).createsPerSecond;
+    goals.push({ goal: '3', figure: 'REST through the embedded gateway vs gRPC, creates/s (wrk vs h2load)', value: `${fmt.rate(r)} vs ${fmt.rate(g)}`, ratio: `${fmt.ratio(r / g)} of gRPC`, target: '>= 0.90 of gRPC', met: r >= 0.9 * g });
+  }
+  if (f.create && f.create.rest.length > 0) {
+    const g = medianRun(f.create.grpc, (r) => r.perSecond).perSecond;
+    const r = medianRun(f.create.rest, (x) => x.perSecond).perSecond;
+    goals.push({ goal: '3', figure: '  the same with the Node.js client (beside)', value: `${fmt.rate(r)} vs ${fmt.rate(g)}`, ratio: `${fmt.ratio(r / g)} of gRPC` });
+  }
+  if (f.endToEnd) {
+    const u = f.endToEnd.unloaded;
+    goals.push({ goal: '3', figure: `unloaded create -> completed p99 (${u.count} creates one at a time, Node.js client)`, value: fmt.ms(u.p99Ms), target: '< 25 ms', met: u.p99Ms < 25 });
+  }
+  if (f.drain && f.drain.length > 0) {
+    const d = medianRun(f.drain, (r) => r.efficiency);
+    goals.push({ goal: '3', figure: `drain efficiency, ${d.completed + d.canceled} tasks x 3 s at prefetch 1,000`, value: fmt.ratio(d.efficiency), target: '>= 0.98', met: d.efficiency >= 0.98 });
+  }
+  // Peak RSS of each service over every saturated run of this bench run.
+  const peaks = new Map<string, number>();
+  const note = (name: string, mib: number) => Number.isFinite(mib) && peaks.set(name, Math.max(peaks.get(name) ?? 0, mib));
+  for (const run of f.endToEnd?.saturated ?? []) for (const c of run.cost) note(c.service, c.peakRssMiB);
+  for (const run of [...(f.cLoad?.grpc ?? []), ...(f.cLoad?.rest ?? []), ...Object.values(f.bulk?.runs ?? {}).flat()]) for (const [name, mib] of Object.entries(run.peakRssMiB)) note(name, mib);
+  if (peaks.size > 0) {
+    const api = peaks.get('task-api');
+    if (api !== undefined) goals.push({ goal: '4', figure: 'task-api peak RSS over the saturated runs', value: `${Math.round(api)} MiB`, target: '<= 300 MiB', met: api <= 300 });
+    const processors = [...peaks].filter(([name]) => name.startsWith('processor'));
+    if (processors.length > 0) {
+      const worst = Math.max(...processors.map(([, mib]) => mib));
+      goals.push({ goal: '4', figure: `processor peak RSS over the saturated runs (largest of ${processors.length})`, value: `${Math.round(worst)} MiB`, target: '<= 300 MiB', met: worst <= 300 });
+    }
+  }
+  if (f.burst) {
+    const figure = `burst of ${settings.burstCount.toLocaleString('en-US')} tasks (BatchCreateTasks x ${f.burst.batchSize.toLocaleString('en-US')}, ${settings.concurrency} callers): drains, RSS bounded, refusals only RESOURCE_EXHAUSTED / UNAVAILABLE`;
+    const b = f.burst.run;
+    if (!b) goals.push({ goal: '4', figure, ...notAvailable(f.burst.unavailable ?? 'not run') });
+    else {
+      const worst = Math.max(...Object.entries(b.peakRssMiB).filter(([n]) => n === 'task-api' || n.startsWith('processor')).map(([, mib]) => mib));
+      const drained = b.created === b.requested && b.completed === b.created;
+      goals.push({
+        goal: '4',
+        figure,
+        value: `${b.completed.toLocaleString('en-US')} of ${b.requested.toLocaleString('en-US')} completed, peak RSS ${Math.round(worst)} MiB, ${b.otherErrors} other errors`,
+        target: 'all, <= 300 MiB, 0',
+        met: drained && worst <= 300 && b.otherErrors === 0,
+      });
+    }
+  }
+  return goals;
+}
+
 function git(args: string[]): string {
   try {
     return execFileSync('git', args, { cwd: ROOT, encoding: 'utf8' }).trim();
@@ -258,13 +488,17 @@ function pick(values: Record<string, string>, keys: string[]): Record<string, st
 async function machine() {
   const client = new pg.Client({ connectionString: settings.baseDatabaseUrl.replace(/\/[^/]*$/, '/postgres') });
   let postgres = 'unknown';
+  let synchronousCommit = 'unknown';
+  let fsync = 'unknown';
   try {
     await client.connect();
     postgres = (await client.query<{ v: string }>('select version() as v')).rows[0]!.v;
+    synchronousCommit = (await client.query<{ v: string }>("select current_setting('synchronous_commit') as v")).rows[0]!.v;
+    fsync = (await client.query<{ v: string }>("select current_setting('fsync') as v")).rows[0]!.v;
   } catch {
     // only descriptive
   } finally {
     await client.end().catch(() => {});
   }
-  return { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version, postgres };
+  return { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version, postgres, synchronousCommit, fsync };
 }

@@ -9,10 +9,11 @@ export interface BenchDatabase {
   drop(): Promise<void>;
 }
 
-export async function createBenchDatabase(baseUrl: string, name: string): Promise<BenchDatabase> {
+export async function createBenchDatabase(baseUrl: string, name: string, options: { migrate?: boolean } = {}): Promise<BenchDatabase> {
   const url = databaseUrlFor(baseUrl, name);
   await createDatabaseIfMissing(url);
-  await migrateDatabase(url);
+  // A peer's database (pg-boss) gets no taskproc schema: the peer installs its own.
+  if (options.migrate !== false) await migrateDatabase(url);
   return attach(url, () => dropDatabase(url));
 }
 
@@ -23,6 +24,9 @@ export function attachDatabase(url: string): BenchDatabase {
 
 function attach(url: string, removeDatabase: () => Promise<unknown>): BenchDatabase {
   const pool = new pg.Pool({ connectionString: url, max: 2, application_name: 'taskproc-bench-observer' });
+  // An idle connection that the server ends (the drop at the end, a restart)
+  // must not crash the bench; the next query reports the problem.
+  pool.on('error', (error) => process.stderr.write(`[bench] observer connection lost: ${error.message}\n`));
   return {
     url,
     pool,

@@ -33,6 +33,29 @@ export class Observer {
     return new Map(rows.map((r) => [r.task_id, { at: Number(r.at), from: r.from_status }]));
   }
 
+  /** Tasks created after the watermark (the trigger logs each creation as a transition from null). */
+  async countCreated(after: string): Promise<number> {
+    const [row] = await this.db.query<{ n: number }>('select count(*)::int as n from task_transition where id > $1 and from_status is null', [after]);
+    return row!.n;
+  }
+
+  /** Wall-clock ms of the latest transition to `status` after the watermark (NaN when none). */
+  async lastAt(after: string, status: string): Promise<number> {
+    const [row] = await this.db.query<{ at: number | null }>('select extract(epoch from max(at)) * 1000 as at from task_transition where id > $1 and to_status = $2', [after, status]);
+    return row!.at === null ? NaN : Number(row!.at);
+  }
+
+  /** True when no task is pending or processing. */
+  async idle(): Promise<boolean> {
+    const [row] = await this.db.query<{ busy: boolean }>(`select exists (select 1 from task where status in ('pending', 'processing')) as busy`);
+    return !row!.busy;
+  }
+
+  /** Waits until no task is pending or processing, polling every `intervalMs`. */
+  async waitForIdle(timeoutMs: number, intervalMs = 100): Promise<void> {
+    await waitUntil('every task to reach a final status', () => this.idle(), timeoutMs, intervalMs);
+  }
+
   async span(after: string): Promise<{ firstClaim: number; lastFinal: number }> {
     const [row] = await this.db.query<{ first_claim: number; last_final: number }>(
       `select extract(epoch from min(at) filter (where to_status = 'processing')) * 1000 as first_claim,

@@ -28,7 +28,18 @@ export interface BenchSettings {
   failingWorkMs: number;
   failingPercent: number;
   processors: number;
-  /** Phases to run, in this order: limits, create, e2e, drain, watch (bench/scenarios/watching.ts). */
+  /** Create-to-completed latency with one create at a time: how many. */
+  unloadedCount: number;
+  /** Duration of each wrk (REST, C load generator) run, seconds. */
+  wrkSeconds: number;
+  /** Tasks per bulk run (BatchCreateTasks), and the batch sizes measured. */
+  bulkCount: number;
+  bulkSizes: number[];
+  /** Tasks of the burst (goal 4), sent in batches of the largest bulk size. */
+  burstCount: number;
+  /** Redis the BullMQ peer runs on. */
+  redisUrl: string;
+  /** Phases to run, in this order: limits, peers, create, create-options, e2e, cload, bulk, burst, drain, failing, watch. */
   phases: string[];
   /** When set, measure the task-api already running at this URL instead of starting one. */
   target: string | null;
@@ -43,7 +54,7 @@ export interface BenchSettings {
 }
 
 const ENV_DEV = fileURLToPath(new URL('../../.env.dev', import.meta.url));
-const PHASES = ['limits', 'create', 'create-options', 'e2e', 'drain', 'failing', 'watch'];
+const PHASES = ['limits', 'peers', 'create', 'create-options', 'e2e', 'cload', 'bulk', 'burst', 'drain', 'failing', 'watch'];
 
 export function readBenchSettings(env: NodeJS.ProcessEnv = process.env): BenchSettings {
   const dev = readEnvFile(ENV_DEV);
@@ -75,6 +86,15 @@ export function readBenchSettings(env: NodeJS.ProcessEnv = process.env): BenchSe
     failingCount: int('BENCH_FAILING_COUNT', 5_000),
     failingWorkMs: int('BENCH_FAILING_WORK_MS', 3_000),
     failingPercent: Math.min(99, int('BENCH_FAILING_PERCENT', 20)),
+    unloadedCount: int('BENCH_UNLOADED_COUNT', 300),
+    wrkSeconds: Math.max(1, int('BENCH_WRK_SECONDS', 8)),
+    bulkCount: int('BENCH_BULK_COUNT', 20_000),
+    bulkSizes: (env.BENCH_BULK_SIZES ?? '100,1000').split(',').map((v) => {
+      if (!/^\d+$/.test(v.trim()) || Number(v) < 1) throw new Error(`BENCH_BULK_SIZES must be positive integers separated by commas, got ${JSON.stringify(env.BENCH_BULK_SIZES)}`);
+      return Number(v);
+    }),
+    burstCount: int('BENCH_BURST_COUNT', 100_000),
+    redisUrl: env.BENCH_REDIS_URL || 'redis://127.0.0.1:6379',
     processors: Math.max(1, int('BENCH_PROCESSORS', Number(dev.PROCESSOR_REPLICAS ?? 2))),
     phases: PHASES.filter((p) => phases.includes(p)),
     target,

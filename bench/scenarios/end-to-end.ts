@@ -1,6 +1,7 @@
 import type { TaskClient } from '../lib/clients.js';
 import { closedLoop, openLoop, type LoadResult } from '../lib/load.js';
 import { Observer, wallClockMs } from '../lib/observer.js';
+import { startLedger, type Ledger, type LedgerSource } from '../lib/cpu-ledger.js';
 import { cpuSeconds, peakRssMiB, resetPeakRss } from '../lib/process-stats.js';
 import { percentile } from '../lib/stats.js';
 import type { ServiceProcess } from '../lib/system.js';
@@ -15,6 +16,8 @@ export interface EndToEndRun {
   /** Creates refused (e.g. UNAVAILABLE when the pool is exhausted); their tasks are not counted. */
   failedCreates: number;
   cost: ServiceCost[];
+  /** CPU ms per task of every process involved (saturated runs only). */
+  ledger?: Ledger;
 }
 
 export interface ServiceCost {
@@ -33,21 +36,30 @@ export async function measureEndToEnd(
   observer: Observer,
   services: ServiceProcess[],
   settings: { count: number; concurrency: number; runs: number },
+  ledgerSources: LedgerSource[] = [],
 ): Promise<EndToEndRun[]> {
   const runs: EndToEndRun[] = [];
   for (let run = 0; run < settings.runs; run++) {
     const cpuBefore = services.map((s) => cpuSeconds(s.pid));
     services.forEach((s) => resetPeakRss(s.pid));
+    const ledger = await startLedger(ledgerSources);
     const measured = await createAndComplete(client, observer, settings.count, (create) => closedLoop(settings.count, settings.concurrency, create));
+    const figures = await ledger.stop(measured.count);
     const cost = services.map((s, i) => ({
       service: s.name,
       cpuSecondsPer1000: ((cpuSeconds(s.pid) - cpuBefore[i]!) * 1000) / measured.count,
       peakRssMiB: peakRssMiB(s.pid),
     }));
-    runs.push({ ...measured, cost });
+    runs.push({ ...measured, cost, ledger: figures });
     process.stderr.write(`  end-to-end run ${run + 1}: ${Math.round(measured.perSecond)}/s, p99 ${Math.round(measured.p99Ms)} ms\n`);
   }
   return runs;
+}
+
+/** Unloaded: one create at a time (each after the previous one's answer), create-to-completed latency. */
+export async function measureUnloadedLatency(client: TaskClient, observer: Observer, count: number): Promise<EndToEndRun> {
+  await observer.waitForIdle(600_000);
+  return { ...(await createAndComplete(client, observer, count, (create) => closedLoop(count, 1, create))), cost: [] };
 }
 
 /** Phase 2, not saturated: creates at a fixed rate, create-to-completed latency. */
