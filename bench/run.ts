@@ -227,6 +227,7 @@ try {
     log(`failing drain: ${shape.count} tasks x ${shape.workMs} ms, ${shape.failPercent} % of attempts fail, total prefetch ${shape.prefetchTotal}`);
     figures.failingDrain = await measureFailingDrain(observer!, db!, system, { ...shape, processors: settings.processors, processorEnv });
     log(`  ${figures.failingDrain.seconds.toFixed(1)} s (ideal ${figures.failingDrain.idealSeconds.toFixed(1)} s), efficiency ${figures.failingDrain.efficiency.toFixed(3)}`);
+  }
   if (settings.phases.includes('watch')) {
     figures.watching = await measureWatching({ baseDatabaseUrl: settings.baseDatabaseUrl, amqpUrl: settings.amqpUrl, serviceEnv: settings.serviceEnv, logDir: `${ROOT}.run/bench/${stamp}`, log });
   }
@@ -350,6 +351,7 @@ function tableRows(f: Figures): Row[] {
   if (f.createOptions) {
     const s = f.createOptions.scheduled;
     rows.push({ figure: `scheduled lateness p50 / p99 (${s.tasks} due over ${s.windowSeconds} s)`, value: `${fmt.ms(s.p50Ms)} / ${fmt.ms(s.p99Ms)}`, target: 'claimed within 1 s', met: s.p99Ms < 1_000 });
+  }
   if (f.burst?.run) {
     const b = f.burst.run;
     rows.push({ figure: `burst of ${b.requested.toLocaleString('en-US')} (BatchCreateTasks x ${f.burst.batchSize.toLocaleString('en-US')}): completed, time, refusals`, value: `${b.completed.toLocaleString('en-US')} in ${b.seconds.toFixed(1)} s, ${JSON.stringify(b.refused)}, ${b.otherErrors} other errors` });
