@@ -147,7 +147,7 @@ try {
 
   if (settings.phases.includes('create-options')) {
     log('create options: BatchCreateTasks of 100 and 1,000 end to end, scheduled-task lateness');
-    await waitForIdle(observer!);
+    await observer!.waitForIdle(600_000, 500);
     const shape = { tasks: settings.createCount * 2, batchSizes: [100, 1_000], concurrency: 4, scheduledTasks: 2_000, scheduledWindowSeconds: 10 };
     figures.createOptions = await measureCreateOptions(grpcUrl, db!, observer!, shape);
   }
