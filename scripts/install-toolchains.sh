@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Debian packages the tests use beyond Node.js: protoc and the gRPC plugins
 # with Python's and Go's gRPC libraries (the SDK proofs), and luajit (the
-# Envoy Lua rule's tests). Installs only what is missing.
+# Envoy Lua rule's tests), and prometheus (promtool and the real Prometheus
+# the telemetry tests scrape the services with). Installs only what is missing.
 set -euo pipefail
 
 PACKAGES=(
@@ -9,6 +10,7 @@ PACKAGES=(
   protoc-gen-go protoc-gen-go-grpc golang-go golang-google-grpc-dev
   golang-google-protobuf-dev golang-github-golang-protobuf-1-5-dev
   luajit
+  prometheus
 )
 
 missing=()

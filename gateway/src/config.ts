@@ -1,4 +1,4 @@
-import { EnvReader, LOG_LEVELS, type Env, type LogLevel } from '@taskproc/core';
+import { EnvReader, LOG_LEVELS, readMetricsConfig, readTracingConfig, type Env, type LogLevel, type MetricsConfig, type TracingConfig } from '@taskproc/core';
 
 export interface GatewayConfig {
   host: string;
@@ -7,6 +7,10 @@ export interface GatewayConfig {
   /** Where task-api listens, e.g. http://127.0.0.1:50051 (gRPC over HTTP/2 cleartext). */
   upstreamUrl: string;
   logLevel: LogLevel;
+  /** Prometheus metrics (GATEWAY_METRICS_HOST, GATEWAY_METRICS_PORT; default 127.0.0.1:9462); a free loopback port when omitted. */
+  metrics?: MetricsConfig;
+  /** OpenTelemetry traces over OTLP, on when OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT is set; off when omitted. */
+  tracing?: TracingConfig;
 }
 
 /** Reads and validates the gateway's settings once, at start. */
@@ -17,5 +21,7 @@ export function readGatewayConfig(env: Env = process.env): Readonly<GatewayConfi
     port: reader.integer('GATEWAY_PORT', 8080, { min: 0, max: 65535 }),
     upstreamUrl: reader.url('GATEWAY_UPSTREAM_URL', ['http:'], 'http://127.0.0.1:50051'),
     logLevel: reader.oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
+    metrics: readMetricsConfig(reader, 'GATEWAY', 9462),
+    tracing: readTracingConfig(reader, 'taskproc-gateway'),
   });
 }

@@ -18,6 +18,8 @@ export interface GatewayDeps {
   routes: RouteTable;
   transport: Transport;
   registry: Registry;
+  /** Wraps the upstream call (its client span; see telemetry.ts). */
+  callUpstream?: <T>(procedure: string, headers: Headers, call: () => Promise<T>) => Promise<T>;
   requestTimeoutMs: number;
 }
 
@@ -46,11 +48,10 @@ export async function handleRestRequest(incoming: IncomingMessage, deps: Gateway
   }
 
   try {
-    const transcoded = await callUnary(deps.transport, match.route.method, input, {
-      headers: upstreamHeaders(incoming),
-      timeoutMs: deps.requestTimeoutMs,
-      registry: deps.registry,
-    });
+    const headers = upstreamHeaders(incoming);
+    const method = match.route.method;
+    const call = () => callUnary(deps.transport, method, input, { headers, timeoutMs: deps.requestTimeoutMs, registry: deps.registry });
+    const transcoded = await (deps.callUpstream ? deps.callUpstream(`${method.parent.typeName}/${method.name}`, headers, call) : call());
     return shapeResponse(request, transcoded);
   } catch (error) {
     if (error instanceof UpstreamFailure) {

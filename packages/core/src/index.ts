@@ -17,3 +17,4 @@ export * from './timing.js';
 export * from './batching/coalescer.js';
 export * from './process/run-service.js';
 export * from './db/database-admin.js';
+export * from './telemetry/index.js';

@@ -1,4 +1,4 @@
-import { EnvReader, readSharedConfig, type Env, type SharedConfig } from '@taskproc/core';
+import { EnvReader, readMetricsConfig, readSharedConfig, readTracingConfig, type Env, type MetricsConfig, type SharedConfig, type TracingConfig } from '@taskproc/core';
 
 export interface ProcessorConfig extends SharedConfig {
   /**
@@ -10,6 +10,10 @@ export interface ProcessorConfig extends SharedConfig {
   processingDurationMs: number;
   /** Time in-flight tasks get to finish on SIGTERM before their messages go back to the queue. */
   shutdownGraceMs: number;
+  /** Prometheus metrics (PROCESSOR_METRICS_HOST, PROCESSOR_METRICS_PORT; default 127.0.0.1:9470, one port per replica). */
+  metrics: MetricsConfig;
+  /** OpenTelemetry traces over OTLP, on when OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT is set. */
+  tracing: TracingConfig;
 }
 
 /** Reads and validates the processor's settings once, at start. */
@@ -21,5 +25,7 @@ export function readProcessorConfig(env: Env = process.env): Readonly<ProcessorC
     prefetch: reader.integer('PROCESSOR_PREFETCH', 100, { min: 1, max: 65_535 }),
     processingDurationMs: reader.integer('PROCESSING_DURATION_MS', 3_000, { min: 0, max: 3_600_000 }),
     shutdownGraceMs: reader.integer('PROCESSOR_SHUTDOWN_GRACE_MS', 10_000, { min: 0, max: 3_600_000 }),
+    metrics: readMetricsConfig(reader, 'PROCESSOR', 9470),
+    tracing: readTracingConfig(reader, 'taskproc-processor'),
   });
 }

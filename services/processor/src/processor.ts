@@ -1,8 +1,10 @@
-import { createLogger, openOrm, taskTopology, TaskStore, type Logger } from '@taskproc/core';
+import { createLogger, createMetricsRegistry, openOrm, startMetricsServer, startTracing, taskStoreMetrics, taskTopology, TaskStore, type Logger } from '@taskproc/core';
 import { CancellationListener } from './cancellation/cancellation-listener.js';
 import type { ProcessorConfig } from './config.js';
 import { ProcessorEvents } from './events.js';
 import { TaskConsumer } from './messaging/task-consumer.js';
+import { tracedHandler, tracedSteps } from './telemetry/message-tracing.js';
+import { processorMetrics } from './telemetry/processor-metrics.js';
 import { RunningTasks } from './tasks/running-tasks.js';
 import { batchedSteps } from './tasks/batched-steps.js';
 import { TaskRunner } from './tasks/task-runner.js';
@@ -15,6 +17,8 @@ export { ProcessorEvents } from './events.js';
 export interface Processor {
   /** What the processor reports as it works (claims, aborts, settlements, reconnects). */
   readonly events: ProcessorEvents;
+  /** Where Prometheus scrapes this process, e.g. http://127.0.0.1:9470/metrics */
+  readonly metricsUrl: string;
   /** Messages being handled now, and the most ever handled at once. */
   stats(): { inFlight: number; peakInFlight: number };
   /**
@@ -38,11 +42,13 @@ const STEP_BATCHES = { maxBatch: 500, maxInFlight: 2 };
  * is unreachable it keeps retrying with backoff.
  */
 export async function startProcessor(config: Readonly<ProcessorConfig>, logger: Logger = createLogger('processor', config.logLevel)): Promise<Processor> {
+  const tracing = await startTracing(config.tracing, logger);
+  const registry = createMetricsRegistry();
   const orm = await openOrm({ databaseUrl: config.databaseUrl, poolSize: config.databasePoolSize, logger });
-  const store = new TaskStore(orm, { staleAfterMs: config.taskStaleAfterMs });
+  const store = new TaskStore(orm, { staleAfterMs: config.taskStaleAfterMs, observer: taskStoreMetrics(registry) });
   const events = new ProcessorEvents();
   const running = new RunningTasks();
-  const steps = batchedSteps(store, STEP_BATCHES);
+  const steps = tracedSteps(batchedSteps(store, STEP_BATCHES), { tracing: tracing.enabled });
   const runner = new TaskRunner({ store: steps, running, events, logger, processingDurationMs: config.processingDurationMs });
 
   const listener = new CancellationListener({
@@ -56,13 +62,19 @@ export async function startProcessor(config: Readonly<ProcessorConfig>, logger: 
       events.emit('listener-connected');
     },
   });
+  const topology = taskTopology(config.queueNamespace, config.queueDeliveryLimit);
+  const metrics = processorMetrics(registry, { events, store, prefetch: config.prefetch, inFlight: () => consumer.inFlightCount });
+  const handle = tracedHandler((message, deadLetter) => runner.handle(message, metrics.countDeadLetters(deadLetter)), {
+    tracing: tracing.enabled,
+    queue: topology.taskQueue,
+  });
   const consumer = new TaskConsumer({
     amqpUrl: config.amqpUrl,
-    topology: taskTopology(config.queueNamespace, config.queueDeliveryLimit),
+    topology,
     prefetch: config.prefetch,
     logger,
     events,
-    handle: (message, deadLetter) => runner.handle(message, deadLetter),
+    handle,
     onChannelLost: () => running.abortAll('channel-lost'),
   });
 
@@ -84,10 +96,12 @@ export async function startProcessor(config: Readonly<ProcessorConfig>, logger: 
   await listener.ready;
   consumer.start();
   await consumer.ready;
+  const metricsServer = await startMetricsServer(registry, config.metrics, logger);
 
   let closing: Promise<void> | null = null;
   return {
     events,
+    metricsUrl: metricsServer.url,
     stats: () => ({ inFlight: consumer.inFlightCount, peakInFlight: consumer.peakInFlight }),
     close: () =>
       (closing ??= (async () => {
@@ -95,6 +109,8 @@ export async function startProcessor(config: Readonly<ProcessorConfig>, logger: 
         await consumer.stop(config.shutdownGraceMs, () => running.abortAll('shutdown'));
         await listener.close();
         await orm.close();
+        await metricsServer.close();
+        await tracing.shutdown();
         logger.info('stopped');
       })()),
   };

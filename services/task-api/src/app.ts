@@ -2,16 +2,24 @@ import { connectNodeAdapter } from '@connectrpc/connect-node';
 import {
   TaskStore,
   createLogger,
+  createMetricsRegistry,
   openOrm,
+  startMetricsServer,
+  startTracing,
+  taskStoreMetrics,
   taskTopology,
   type Logger,
 } from '@taskproc/core';
 import type { TaskApiConfig } from './config.js';
+import { tracedCreate } from './create-tracing.js';
 import { createDatabaseProbe } from './database-probe.js';
 import { createGroupCommit, groupCommitSettings } from './group-commit.js';
 import { requestInterceptor } from './interceptors.js';
+import { outboxGauges } from './outbox-gauges.js';
 import { OutboxRelay } from './outbox-relay.js';
+import { relayTelemetry } from './relay-telemetry.js';
 import { createRoutes } from './routes.js';
+import { rpcTelemetryInterceptor } from './rpc-telemetry.js';
 import { createDualProtocolServer, type DualProtocolHandler } from './server.js';
 import { StaleTaskSweeper } from './stale-task-sweeper.js';
 
@@ -22,6 +30,8 @@ export interface RunningTaskApi {
   /** Base URL of the ConnectRPC server, e.g. http://127.0.0.1:50051 */
   url: string;
   port: number;
+  /** Where Prometheus scrapes this process, e.g. http://127.0.0.1:9461/metrics */
+  metricsUrl: string;
   /** Ordered, repeat-safe shutdown: stop accepting, drain requests, stop the relay, close the ORM. */
   close(): Promise<void>;
 }
@@ -33,8 +43,11 @@ const READ_MAX_BYTES = 2 * 1024 * 1024;
 
 /** Starts the task-api: ORM, outbox relay and the ConnectRPC server on one port. */
 export async function startTaskApi(config: TaskApiConfig, logger: Logger = createLogger('task-api', config.logLevel)): Promise<RunningTaskApi> {
+  const tracing = await startTracing(config.tracing, logger);
+  const registry = createMetricsRegistry();
   const orm = await openOrm({ databaseUrl: config.databaseUrl, poolSize: config.databasePoolSize, logger });
-  const store = new TaskStore(orm, { staleAfterMs: config.taskStaleAfterMs });
+  const store = new TaskStore(orm, { staleAfterMs: config.taskStaleAfterMs, observer: taskStoreMetrics(registry) });
+  outboxGauges(registry, orm);
   const relay = new OutboxRelay(
     orm,
     {
@@ -42,6 +55,7 @@ export async function startTaskApi(config: TaskApiConfig, logger: Logger = creat
       topology: taskTopology(config.queueNamespace, config.queueDeliveryLimit),
       batchSize: config.outboxBatchSize,
       pollIntervalMs: config.outboxPollIntervalMs,
+      telemetry: relayTelemetry(registry, { tracing: tracing.enabled }),
     },
     logger.child({ component: 'outbox-relay' }),
   );
@@ -69,22 +83,24 @@ export async function startTaskApi(config: TaskApiConfig, logger: Logger = creat
     shutdownSignal: shutdown.signal,
     routes: createRoutes({
       store,
-      createTask: createGroupCommit(store, groupCommitSettings(config.databasePoolSize)),
+      createTask: tracedCreate(createGroupCommit(store, groupCommitSettings(config.databasePoolSize)), { tracing: tracing.enabled }),
       onTaskCommitted,
       probeDatabase,
     }),
-    interceptors: [requestInterceptor(logger)],
+    interceptors: [rpcTelemetryInterceptor(registry, { tracing: tracing.enabled }), requestInterceptor(logger)],
     readMaxBytes: READ_MAX_BYTES,
   });
   const server = createDualProtocolServer(handler as DualProtocolHandler);
   const address = await server.listen(config.port, config.host);
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   logger.info({ port: address.port, host: config.host }, 'task-api listening (gRPC, gRPC-Web, Connect)');
+  const metrics = await startMetricsServer(registry, config.metrics, logger);
 
   let closing: Promise<void> | null = null;
   return {
     url: `http://${host}:${address.port}`,
     port: address.port,
+    metricsUrl: metrics.url,
     close() {
       closing ??= (async () => {
         shutdown.abort();
@@ -92,6 +108,8 @@ export async function startTaskApi(config: TaskApiConfig, logger: Logger = creat
         await sweeper.stop();
         await relay.stop();
         await orm.close();
+        await metrics.close();
+        await tracing.shutdown();
         logger.info('task-api stopped');
       })();
       return closing;

@@ -1,4 +1,4 @@
-import { EnvReader, readSharedConfig, type Env, type SharedConfig } from '@taskproc/core';
+import { EnvReader, readMetricsConfig, readSharedConfig, readTracingConfig, type Env, type MetricsConfig, type SharedConfig, type TracingConfig } from '@taskproc/core';
 
 export interface TaskApiConfig extends SharedConfig {
   host: string;
@@ -15,6 +15,10 @@ export interface TaskApiConfig extends SharedConfig {
    * deployment.
    */
   faultExitAfterCommit: boolean;
+  /** Prometheus metrics (TASK_API_METRICS_HOST, TASK_API_METRICS_PORT; default 127.0.0.1:9461). */
+  metrics: MetricsConfig;
+  /** OpenTelemetry traces over OTLP, on when OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT is set. */
+  tracing: TracingConfig;
 }
 
 /** Reads and validates the task-api's settings once, at start. */
@@ -28,5 +32,7 @@ export function readTaskApiConfig(env: Env = process.env): Readonly<TaskApiConfi
     outboxBatchSize: reader.integer('OUTBOX_BATCH_SIZE', 200, { min: 1, max: 10_000 }),
     shutdownGraceMs: reader.integer('TASK_API_SHUTDOWN_GRACE_MS', 10_000, { min: 0, max: 300_000 }),
     faultExitAfterCommit: reader.boolean('TASK_API_FAULT_EXIT_AFTER_COMMIT', false),
+    metrics: readMetricsConfig(reader, 'TASK_API', 9461),
+    tracing: readTracingConfig(reader, 'taskproc-task-api'),
   });
 }

@@ -24,12 +24,16 @@ export function groupCommitSettings(databasePoolSize: number): GroupCommitSettin
  * after that commit, so "201 means durably queued" holds as before. A lone
  * call goes out at once, alone, the way it always did.
  */
-export function createGroupCommit(store: TaskStore, settings: GroupCommitSettings): (content: string) => Promise<Task> {
-  const coalescer = new Coalescer((contents: string[]) => store.createManyWithOutboxEntries(contents), {
+export function createGroupCommit(store: TaskStore, settings: GroupCommitSettings): (content: string, traceContext?: string | null) => Promise<Task> {
+  const coalescer = new Coalescer(
+    (items: { content: string; traceContext: string | null }[]) =>
+      store.createManyWithOutboxEntries(items.map((i) => i.content), items.map((i) => i.traceContext)),
+    {
     ...settings,
     // The database being down concerns every caller; anything else may be
     // one content's fault, so the batch is retried one by one.
     failsEveryone: isDatabaseUnavailable,
   });
-  return (content) => coalescer.submit(content);
+  // traceContext: the create's W3C trace context, stored with its outbox entry (see create-tracing.ts).
+  return (content, traceContext = null) => coalescer.submit({ content, traceContext });
 }

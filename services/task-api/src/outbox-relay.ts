@@ -9,6 +9,7 @@ import {
   type Logger,
   type TaskTopology,
 } from '@taskproc/core';
+import { NO_RELAY_TELEMETRY, type RelayTelemetry } from './relay-telemetry.js';
 
 // Long enough for a quorum queue under load (confirms normally take
 // milliseconds), short enough that a blocked broker cannot hold the outbox
@@ -21,6 +22,8 @@ export interface OutboxRelaySettings {
   batchSize: number;
   /** Safety net for entries no wake-up announced (other processes, restarts). */
   pollIntervalMs: number;
+  /** Metrics and trace spans of each batch (see relay-telemetry.ts); none by default. */
+  telemetry?: RelayTelemetry;
 }
 
 /**
@@ -124,23 +127,30 @@ export class OutboxRelay {
    */
   private async publishBatch(channel: ConfirmChannel): Promise<number> {
     return this.orm.em.getConnection().getKnex().transaction(async (tx) => {
-      const { rows: entries } = await tx.raw<{ rows: { id: string; task_id: string }[] }>(
+      const { rows: entries } = await tx.raw<{ rows: { id: string; task_id: string; trace_context: string | null; created_ms: number }[] }>(
         `delete from outbox
           where id in (select id from outbox order by id limit ? for update skip locked)
-          returning id, task_id`,
+          returning id, task_id, trace_context, (extract(epoch from created_at) * 1000)::float8 as created_ms`,
         [this.settings.batchSize],
       );
       if (entries.length === 0) return 0;
       // RETURNING keeps no order; publish in the order the tasks were queued.
       entries.sort((a, b) => Number(BigInt(a.id) - BigInt(b.id)));
-      for (const { task_id: taskId } of entries) {
+      const batch = (this.settings.telemetry ?? NO_RELAY_TELEMETRY).batch(this.settings.topology.taskQueue, entries);
+      entries.forEach(({ task_id: taskId }, i) => {
         channel.sendToQueue(this.settings.topology.taskQueue, encodeTaskMessage(taskId), {
           persistent: true,
           contentType: TASK_MESSAGE_CONTENT_TYPE,
           messageId: taskId,
+          headers: batch.headers(i),
         });
-      }
-      await this.confirmed(channel);
+      });
+      batch.sent();
+      await this.confirmed(channel).catch((error: unknown) => {
+        batch.failed(error);
+        throw error;
+      });
+      batch.confirmed();
       this.logger.debug({ count: entries.length }, 'published outbox entries');
       return entries.length;
     });

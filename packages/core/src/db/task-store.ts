@@ -23,18 +23,33 @@ export interface Claim {
 export interface TaskStoreOptions {
   /** See SharedConfig.taskStaleAfterMs. */
   staleAfterMs?: number;
+  /** Told of every create and change of status this store committed (metrics); see TaskStoreObserver. */
+  observer?: TaskStoreObserver;
+}
+
+/**
+ * What the store committed, told once per statement by the process that
+ * issued it, right after the commit: so counts summed over every replica
+ * equal what the database holds, each change counted once.
+ */
+export interface TaskStoreObserver {
+  created(tasks: readonly Task[]): void;
+  /** Tasks that just reached `status` (their updatedAt is the commit's time). */
+  transitioned(status: TaskStatusName, tasks: readonly Pick<Task, 'createdAt' | 'updatedAt' | 'attempt'>[]): void;
 }
 
 const DEFAULT_STALE_AFTER_MS = 300_000;
 
 export class TaskStore {
   private readonly staleAfter: string;
+  private readonly observer: TaskStoreObserver | undefined;
 
   constructor(
     private readonly orm: MikroORM,
     options: TaskStoreOptions = {},
   ) {
     this.staleAfter = `${options.staleAfterMs ?? DEFAULT_STALE_AFTER_MS} milliseconds`;
+    this.observer = options.observer;
   }
 
   /**
@@ -50,20 +65,24 @@ export class TaskStore {
    * content in a single statement (so all commit together or none does) and
    * returns the tasks in the order of `contents`. A lone create takes the
    * same statement: one round trip, where BEGIN, two INSERTs and COMMIT took
-   * four.
+   * four. `traceContexts` (one per content, or none) go into the outbox
+   * entries, so the publish continues each create's trace.
    */
-  async createManyWithOutboxEntries(contents: string[]): Promise<Task[]> {
-    const items = contents.map((content) => ({ id: newTaskId(), content }));
+  async createManyWithOutboxEntries(contents: string[], traceContexts: readonly (string | null)[] = []): Promise<Task[]> {
+    const items = contents.map((content, i) => ({ id: newTaskId(), content, trace_context: traceContexts[i] ?? null }));
     const rows = await this.execute(
-      `with t as (
+      `with x as (select * from json_to_recordset(?::json) as x(id uuid, content text, trace_context text)),
+       t as (
          insert into task (id, content, status, attempt)
-         select x.id, x.content, 'pending', 0 from json_to_recordset(?::json) as x(id uuid, content text)
+         select x.id, x.content, 'pending', 0 from x
          returning *),
-       o as (insert into outbox (task_id) select id from t)
+       o as (insert into outbox (task_id, trace_context) select t.id, x.trace_context from t join x on x.id = t.id)
        select * from t`,
       [JSON.stringify(items)],
     );
-    return this.inOrder(items.map((i) => i.id), rows, 'created');
+    const tasks = this.inOrder(items.map((i) => i.id), rows, 'created');
+    this.observer?.created(tasks);
+    return tasks;
   }
 
   /** The task, or null when no task has this id. */
@@ -89,7 +108,11 @@ export class TaskStore {
         where id = ? and status = any(?::text[]) returning *`,
       [id, `{${CANCELABLE_STATUSES.join(',')}}`],
     );
-    if (row) return taskFromRow(row);
+    if (row) {
+      const task = taskFromRow(row);
+      this.observer?.transitioned('canceled', [task]);
+      return task;
+    }
     const current = await this.find(id);
     if (!current) throw new NotFoundError(`task ${id} not found`);
     throw new FailedPreconditionError(`task ${id} is already ${current.status} and cannot be canceled`);
@@ -132,6 +155,7 @@ export class TaskStore {
       [`{${ids.join(',')}}`, options.reclaim, this.staleAfter],
     );
     const claimed = new Map(rows.map((row) => [String(row.id), row]));
+    if (rows.length > 0) this.observer?.transitioned('processing', rows.map(taskFromRow));
     return ids.map((id) => {
       // PostgreSQL returns ids in lower case; a message may carry upper case.
       const row = claimed.get(id.toLowerCase());
@@ -152,9 +176,10 @@ export class TaskStore {
       `update task set status = 'completed', updated_at = clock_timestamp()
          from json_to_recordset(?::json) as held(id uuid, attempt int)
         where task.id = held.id and task.status = 'processing' and task.attempt = held.attempt
-        returning task.id, task.attempt`,
+        returning task.id, task.attempt, task.created_at, task.updated_at`,
       [JSON.stringify(items)],
     );
+    if (rows.length > 0) this.observer?.transitioned('completed', rows.map(timesFromRow));
     const completed = new Set(rows.map((row) => `${String(row.id)}/${String(row.attempt)}`));
     return items.map((i) => completed.delete(`${i.id.toLowerCase()}/${i.attempt}`));
   }
@@ -209,6 +234,14 @@ export class TaskStore {
       throw translateDatabaseError(error);
     }
   }
+}
+
+function timesFromRow(row: Record<string, unknown>): Pick<Task, 'createdAt' | 'updatedAt' | 'attempt'> {
+  return {
+    createdAt: fromDatabaseTimestamp(row.created_at as string | Date)!,
+    updatedAt: fromDatabaseTimestamp(row.updated_at as string | Date | null),
+    attempt: Number(row.attempt),
+  };
 }
 
 /**

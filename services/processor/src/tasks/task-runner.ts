@@ -6,6 +6,7 @@ import type { TaskSteps } from './batched-steps.js';
 import { DeliveryAborted } from './delivery-aborted.js';
 import type { RunningDelivery, RunningTasks } from './running-tasks.js';
 import { untilRecorded } from './until-recorded.js';
+import { workSpan } from '../telemetry/message-tracing.js';
 import { performWork } from './work.js';
 
 // Pause before returning a message after an unexpected failure: 0.5 s after
@@ -104,7 +105,7 @@ export class TaskRunner {
     logger.debug({ attempt: claim.attempt }, 'claimed');
     this.deps.events.emit('claimed', { taskId, attempt: claim.attempt });
 
-    await performWork(this.deps.processingDurationMs, signal);
+    await workSpan(taskId, claim.attempt, () => performWork(this.deps.processingDurationMs, signal));
 
     const completed = await untilRecorded(() => store.completeIfHeld(taskId, claim.attempt), signal, logger, 'completion');
     if (!completed) {

@@ -1,0 +1,89 @@
+import type { EnvReader } from '../config/env.js';
+
+/** Where a service serves its Prometheus metrics (GET /metrics). */
+export interface MetricsConfig {
+  host: string;
+  /** 0 picks a free port (tests). */
+  port: number;
+}
+
+/**
+ * Traces are exported over OTLP/HTTP when the standard OpenTelemetry
+ * variables name an endpoint, and off otherwise: then no SDK is loaded or
+ * started at all, and the tracing calls in the code are the API's no-ops.
+ */
+export interface TracingConfig {
+  enabled: boolean;
+  serviceName: string;
+  /** Full URL of the traces endpoint, e.g. http://jaeger:4318/v1/traces. */
+  tracesUrl: string;
+  /** Extra request headers for the exporter (OTEL_EXPORTER_OTLP_[TRACES_]HEADERS). */
+  headers: Record<string, string>;
+  /** Fraction of root traces sampled (a caller's sampled flag is followed). */
+  sampleRatio: number;
+}
+
+/** `<PREFIX>_METRICS_HOST` and `<PREFIX>_METRICS_PORT`. */
+export function readMetricsConfig(reader: EnvReader, prefix: string, defaultPort: number): MetricsConfig {
+  return {
+    host: reader.string(`${prefix}_METRICS_HOST`, '127.0.0.1'),
+    port: reader.integer(`${prefix}_METRICS_PORT`, defaultPort, { min: 0, max: 65535 }),
+  };
+}
+
+const SAMPLERS = ['parentbased_always_on', 'parentbased_traceidratio', 'always_on', 'traceidratio'] as const;
+
+/**
+ * The OpenTelemetry SDK's standard variables, the subset this project
+ * honours: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT (a full URL) or
+ * OTEL_EXPORTER_OTLP_ENDPOINT (a base URL, /v1/traces appended),
+ * OTEL_EXPORTER_OTLP_PROTOCOL (http/json or http/protobuf: both are sent as
+ * JSON, which every OTLP/HTTP receiver accepts; grpc is refused),
+ * OTEL_EXPORTER_OTLP_[TRACES_]HEADERS, OTEL_SERVICE_NAME, OTEL_SDK_DISABLED,
+ * OTEL_TRACES_EXPORTER (otlp or none), OTEL_TRACES_SAMPLER(_ARG).
+ */
+export function readTracingConfig(reader: EnvReader, defaultServiceName: string): TracingConfig {
+  const tracesEndpoint = reader.string('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', '');
+  const baseEndpoint = reader.string('OTEL_EXPORTER_OTLP_ENDPOINT', '');
+  const disabled = reader.boolean('OTEL_SDK_DISABLED', false);
+  const exporter = reader.oneOf('OTEL_TRACES_EXPORTER', ['otlp', 'none'] as const, 'otlp');
+  reader.oneOf('OTEL_EXPORTER_OTLP_PROTOCOL', ['http/json', 'http/protobuf'] as const, 'http/protobuf');
+  reader.oneOf('OTEL_EXPORTER_OTLP_TRACES_PROTOCOL', ['http/json', 'http/protobuf'] as const, 'http/protobuf');
+  const sampler = reader.oneOf('OTEL_TRACES_SAMPLER', SAMPLERS, 'parentbased_always_on');
+  const ratioText = reader.string('OTEL_TRACES_SAMPLER_ARG', '1');
+  let sampleRatio = Number(ratioText);
+  if (!Number.isFinite(sampleRatio) || sampleRatio < 0 || sampleRatio > 1) {
+    reader.integer('OTEL_TRACES_SAMPLER_ARG', 1, { min: 0, max: 1 }); // records the problem, naming the variable
+    sampleRatio = 1;
+  }
+  if (!sampler.endsWith('traceidratio')) sampleRatio = 1;
+  const tracesUrl = tracesEndpoint || (baseEndpoint ? `${baseEndpoint.replace(/\/+$/, '')}/v1/traces` : '');
+  if (tracesUrl) {
+    try {
+      if (!['http:', 'https:'].includes(new URL(tracesUrl).protocol)) throw new Error('protocol');
+    } catch {
+      reader.url(tracesEndpoint ? 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT' : 'OTEL_EXPORTER_OTLP_ENDPOINT', ['http:', 'https:']);
+    }
+  }
+  return {
+    enabled: tracesUrl !== '' && !disabled && exporter === 'otlp',
+    serviceName: reader.string('OTEL_SERVICE_NAME', defaultServiceName),
+    tracesUrl,
+    headers: {
+      ...parseHeaders(reader.string('OTEL_EXPORTER_OTLP_HEADERS', '')),
+      ...parseHeaders(reader.string('OTEL_EXPORTER_OTLP_TRACES_HEADERS', '')),
+    },
+    sampleRatio,
+  };
+}
+
+/** `key1=value1,key2=value2` (values URL-encoded), as the OpenTelemetry specification has it. */
+function parseHeaders(text: string): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const pair of text.split(',')) {
+    const at = pair.indexOf('=');
+    if (at <= 0) continue;
+    headers[decodeURIComponent(pair.slice(0, at).trim())] = decodeURIComponent(pair.slice(at + 1).trim());
+  }
+  return headers;
+}
