@@ -12,6 +12,11 @@ import type { MetricsConfig } from './telemetry-config.js';
 export function createMetricsRegistry(): Registry {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
+  // Gauges whose names end in _total, which promtool (rightly) refuses; the
+  // same values are exported without the suffix (nodejs_active_handles, ...).
+  for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
+    registry.removeSingleMetric(name);
+  }
   return registry;
 }
 
