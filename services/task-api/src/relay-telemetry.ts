@@ -72,7 +72,7 @@ export function relayTelemetry(registry: Registry, options: { tracing: boolean }
       const spans: Span[] = options.tracing
         ? entries.map((entry) =>
             tracer.startSpan(
-              `${queue} publish`,
+              `publish ${queue}`,
               {
                 kind: SpanKind.PRODUCER,
                 attributes: {

@@ -1,0 +1,164 @@
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { taskTopology } from '@taskproc/core';
+import { createTestDatabase, type TestDatabase } from '../support/test-database.js';
+import { deleteNamespace, testNamespace } from '../support/test-broker.js';
+import { loadTestEnv } from '../support/test-env.js';
+import { waitFor } from '../support/wait-for.js';
+import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from './support/otlp-receiver.js';
+import { freePort, spawnService, type ServiceProcess } from './support/service-processes.js';
+
+// task-api, processor and the embedded gateway as their own processes,
+// exporting over OTLP/HTTP (OTEL_EXPORTER_OTLP_ENDPOINT) to a receiver in
+// this test: one create over REST must come back as one trace, from the
+// caller's traceparent through the outbox and the broker to the completion.
+
+const SPAN_KIND = { INTERNAL: 1, SERVER: 2, CLIENT: 3, PRODUCER: 4, CONSUMER: 5 };
+
+let receiver: OtlpReceiver;
+let database: TestDatabase;
+let namespace: string;
+let services: ServiceProcess[] = [];
+let gatewayUrl: string;
+let taskApiUrl: string;
+let processor: ServiceProcess;
+const env = loadTestEnv();
+
+beforeAll(async () => {
+  receiver = await startOtlpReceiver();
+  database = await createTestDatabase(env.DATABASE_URL!, 'traces');
+  namespace = testNamespace('traces');
+  const shared = {
+    ...env,
+    DATABASE_URL: database.url,
+    QUEUE_NAMESPACE: namespace,
+    LOG_LEVEL: 'info',
+    OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+    PROCESSING_DURATION_MS: '200',
+  };
+  const apiPort = await freePort();
+  const gatewayPort = await freePort();
+  taskApiUrl = `http://127.0.0.1:${apiPort}`;
+  gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
+  const api = spawnService('task-api', { ...shared, TASK_API_PORT: String(apiPort) });
+  services.push(api);
+  await api.waitForLog('task-api listening');
+  processor = spawnService('processor', shared);
+  services.push(processor);
+  const gateway = spawnService('gateway', { ...shared, GATEWAY_PORT: String(gatewayPort), GATEWAY_UPSTREAM_URL: taskApiUrl });
+  services.push(gateway);
+  await Promise.all([processor.waitForLog('consuming tasks'), gateway.waitForLog('gateway listening')]);
+});
+
+afterAll(async () => {
+  await Promise.all(services.map((s) => s.stop()));
+  await receiver?.close();
+  await deleteNamespace(env.AMQP_URL!, taskTopology(namespace, Number(env.QUEUE_DELIVERY_LIMIT))).catch(() => {});
+  await database?.drop();
+});
+
+function traceparent(): { header: string; traceId: string; spanId: string } {
+  const traceId = randomBytes(16).toString('hex');
+  const spanId = randomBytes(8).toString('hex');
+  return { header: `00-${traceId}-${spanId}-01`, traceId, spanId };
+}
+
+/** The spans of one trace, once the completion's span has arrived. */
+function traceWithCompletion(traceId: string): Promise<ReceivedSpan[]> {
+  return waitFor(
+    () => receiver.spans.filter((s) => s.traceId === traceId),
+    (spans) => spans.some((s) => s.name === 'complete task'),
+    { timeoutMs: 60_000, intervalMs: 200, description: `the spans of trace ${traceId} up to the completion` },
+  );
+}
+
+function only(spans: ReceivedSpan[], service: string, name: string): ReceivedSpan {
+  const found = spans.filter((s) => s.service === service && s.name === name);
+  expect(found.map((s) => `${s.service} ${s.name}`), `exactly one ${service} span "${name}" in ${JSON.stringify(spans.map((s) => `${s.service}: ${s.name}`))}`).toEqual([`${service} ${name}`]);
+  return found[0]!;
+}
+
+describe('one trace per task life', { timeout: 120_000 }, () => {
+  it('follows a REST create from the caller through gateway, task-api, outbox, broker and processor', async () => {
+    const caller = traceparent();
+    const response = await fetch(`${gatewayUrl}/task`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', traceparent: caller.header, tracestate: 'caller=1' },
+      body: JSON.stringify({ content: 'traced' }),
+    });
+    expect(response.status).toBe(201);
+    const taskId = ((await response.json()) as { id: string }).id;
+    const spans = await traceWithCompletion(caller.traceId);
+
+    const queue = `${namespace}.tasks`;
+    const restServer = only(spans, 'taskproc-gateway', 'POST /task');
+    const gatewayClient = only(spans, 'taskproc-gateway', 'taskproc.v1.TaskService/CreateTask');
+    const rpcServer = only(spans, 'taskproc-task-api', 'taskproc.v1.TaskService/CreateTask');
+    const insert = only(spans, 'taskproc-task-api', 'insert task and outbox entry');
+    const publish = only(spans, 'taskproc-task-api', `publish ${queue}`);
+    const processSpan = only(spans, 'taskproc-processor', `process ${queue}`);
+    const claim = only(spans, 'taskproc-processor', 'claim task');
+    const work = only(spans, 'taskproc-processor', 'work');
+    const complete = only(spans, 'taskproc-processor', 'complete task');
+
+    // Parented correctly, the caller's span at the root.
+    expect(restServer.parentSpanId).toBe(caller.spanId);
+    expect(gatewayClient.parentSpanId).toBe(restServer.spanId);
+    expect(rpcServer.parentSpanId).toBe(gatewayClient.spanId);
+    expect(insert.parentSpanId).toBe(rpcServer.spanId);
+    expect(publish.parentSpanId).toBe(insert.spanId);
+    expect(processSpan.parentSpanId).toBe(publish.spanId);
+    for (const child of [claim, work, complete]) expect(child.parentSpanId).toBe(processSpan.spanId);
+
+    expect([restServer.kind, gatewayClient.kind, rpcServer.kind, publish.kind, processSpan.kind]).toEqual([
+      SPAN_KIND.SERVER,
+      SPAN_KIND.CLIENT,
+      SPAN_KIND.SERVER,
+      SPAN_KIND.PRODUCER,
+      SPAN_KIND.CONSUMER,
+    ]);
+    expect(rpcServer.attributes).toMatchObject({ 'rpc.system': 'grpc', 'rpc.service': 'taskproc.v1.TaskService', 'rpc.method': 'CreateTask', 'rpc.grpc.status_code': 0 });
+    expect(publish.attributes).toMatchObject({ 'messaging.system': 'rabbitmq', 'messaging.destination.name': queue, 'taskproc.task.id': taskId });
+    expect(processSpan.attributes).toMatchObject({ 'taskproc.task.id': taskId, 'taskproc.outcome': 'completed' });
+    expect(complete.attributes).toMatchObject({ 'taskproc.task.id': taskId, 'taskproc.completed': true });
+
+    // One trace for the task: no span about it lives in another trace.
+    expect(receiver.spans.filter((s) => s.attributes['taskproc.task.id'] === taskId && s.traceId !== caller.traceId)).toEqual([]);
+
+    // The processor's log lines about the task lead to the trace.
+    const completedLine = await processor.waitForLog('task completed');
+    expect(completedLine).toMatchObject({ taskId, trace_id: caller.traceId, span_id: processSpan.spanId });
+  });
+
+  it("continues a Connect caller's traceparent sent straight to task-api", async () => {
+    const caller = traceparent();
+    const response = await fetch(`${taskApiUrl}/taskproc.v1.TaskService/CreateTask`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', traceparent: caller.header },
+      body: JSON.stringify({ content: 'connect traced' }),
+    });
+    expect(response.status).toBe(200);
+    const spans = await traceWithCompletion(caller.traceId);
+    const rpcServer = only(spans, 'taskproc-task-api', 'taskproc.v1.TaskService/CreateTask');
+    expect(rpcServer.parentSpanId).toBe(caller.spanId);
+    expect(rpcServer.attributes['rpc.system']).toBe('connect_rpc');
+    expect(spans.filter((s) => s.service === 'taskproc-gateway')).toEqual([]);
+  });
+
+  it('starts a new trace for a caller without traceparent', async () => {
+    const response = await fetch(`${gatewayUrl}/task`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ content: 'untraced caller' }),
+    });
+    const taskId = ((await response.json()) as { id: string }).id;
+    const publish = await waitFor(
+      () => receiver.spans.find((s) => s.name.startsWith('publish ') && s.attributes['taskproc.task.id'] === taskId),
+      (span) => span !== undefined,
+      { timeoutMs: 60_000, intervalMs: 200, description: 'the publish span of the task' },
+    );
+    const spans = await traceWithCompletion(publish!.traceId);
+    const root = only(spans, 'taskproc-gateway', 'POST /task');
+    expect(root.parentSpanId).toBe('');
+  });
+});
