@@ -122,6 +122,10 @@ describe('one trace per task life', { timeout: 120_000 }, () => {
     expect(processSpan.attributes).toMatchObject({ 'taskproc.task.id': taskId, 'taskproc.outcome': 'completed' });
     expect(complete.attributes).toMatchObject({ 'taskproc.task.id': taskId, 'taskproc.completed': true });
 
+    // The official PostgreSQL instrumentation's statement spans sit under ours.
+    const statementsUnder = (parent: ReceivedSpan) => spans.filter((s) => s.name.startsWith('pg.query') && s.parentSpanId === parent.spanId);
+    expect(statementsUnder(insert).length).toBeGreaterThanOrEqual(1);
+    expect(statementsUnder(complete).length).toBeGreaterThanOrEqual(1);
     // One trace for the task: no span about it lives in another trace.
     expect(receiver.spans.filter((s) => s.attributes['taskproc.task.id'] === taskId && s.traceId !== caller.traceId)).toEqual([]);
 

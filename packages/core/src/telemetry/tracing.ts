@@ -61,9 +61,11 @@ export async function startTracing(config: TracingConfig, logger: Logger, option
     context.setGlobalContextManager(contextManager);
     propagation.setGlobalPropagator(new W3CTraceContextPropagator());
     trace.setGlobalTracerProvider(provider);
+    const instrumentations = await instrumentDatabaseClient();
     shared = {
       users: 0,
       shutdown: async () => {
+        instrumentations.disable();
         await provider.shutdown().catch((error: unknown) => logger.warn({ err: error }, 'exporting the last spans failed'));
         trace.disable();
         propagation.disable();
@@ -87,4 +89,24 @@ export async function startTracing(config: TracingConfig, logger: Logger, option
       }
     },
   };
+}
+
+/**
+ * The official PostgreSQL instrumentation: a span per statement of node-postgres
+ * (MikroORM's and knex's driver), inside a trace only (the relay's polls and
+ * the listener's pings start none). Its hook patches `pg` when it is next
+ * required; in this ESM setup every require of pg happens through MikroORM's
+ * knex (CommonJS) when the ORM connects, after this runs, and the patch is on
+ * the shared Client prototype, so the processor's LISTEN client is covered
+ * too. (amqplib is imported from ESM here, which the require hook cannot see
+ * without a loader (--import) hook; the publish and process spans are made
+ * explicitly instead, see relay-telemetry.ts and message-tracing.ts.)
+ */
+async function instrumentDatabaseClient(): Promise<{ disable(): void }> {
+  const [{ registerInstrumentations }, { PgInstrumentation }] = await Promise.all([
+    import('@opentelemetry/instrumentation'),
+    import('@opentelemetry/instrumentation-pg'),
+  ]);
+  const disable = registerInstrumentations({ instrumentations: [new PgInstrumentation({ requireParentSpan: true })] });
+  return { disable };
 }
