@@ -1,5 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createClient } from '@connectrpc/connect';
+import { createGrpcTransport } from '@connectrpc/connect-node';
+import { TaskService } from '@taskproc/contract';
 import { taskTopology } from '@taskproc/core';
 import { createTestDatabase, type TestDatabase } from '../support/test-database.js';
 import { deleteNamespace, testNamespace } from '../support/test-broker.js';
@@ -147,6 +150,16 @@ describe('one trace per task life', { timeout: 120_000 }, () => {
     expect(rpcServer.parentSpanId).toBe(caller.spanId);
     expect(rpcServer.attributes['rpc.system']).toBe('connect_rpc');
     expect(spans.filter((s) => s.service === 'taskproc-gateway')).toEqual([]);
+  });
+
+  it("continues a gRPC caller's traceparent (metadata)", async () => {
+    const caller = traceparent();
+    const client = createClient(TaskService, createGrpcTransport({ baseUrl: taskApiUrl }));
+    await client.createTask({ content: 'grpc traced' }, { headers: { traceparent: caller.header } });
+    const spans = await traceWithCompletion(caller.traceId);
+    const rpcServer = only(spans, 'taskproc-task-api', 'taskproc.v1.TaskService/CreateTask');
+    expect(rpcServer.parentSpanId).toBe(caller.spanId);
+    expect(rpcServer.attributes['rpc.system']).toBe('grpc');
   });
 
   it('starts a new trace for a caller without traceparent', async () => {
