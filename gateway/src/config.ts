@@ -1,4 +1,4 @@
-import { EnvReader, LOG_LEVELS, readMetricsConfig, readTracingConfig, type Env, type LogLevel, type MetricsConfig, type TracingConfig } from '@taskproc/core';
+import { EnvReader, LOG_LEVELS, readTracingConfig, type Env, type LogLevel, type MetricsConfig, type TracingConfig } from '@taskproc/core';
 
 export interface GatewayConfig {
   host: string;
@@ -21,7 +21,7 @@ export function readGatewayConfig(env: Env = process.env): Readonly<GatewayConfi
     port: reader.integer('GATEWAY_PORT', 8080, { min: 0, max: 65535 }),
     upstreamUrl: reader.url('GATEWAY_UPSTREAM_URL', ['http:'], 'http://127.0.0.1:50051'),
     logLevel: reader.oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
-    metrics: readMetricsConfig(reader, 'GATEWAY', 9462),
+    metrics: { host: reader.string('GATEWAY_METRICS_HOST', '127.0.0.1'), port: reader.integer('GATEWAY_METRICS_PORT', 9462, { min: 0, max: 65535 }) },
     tracing: readTracingConfig(reader, 'taskproc-gateway'),
   });
 }

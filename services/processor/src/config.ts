@@ -1,4 +1,4 @@
-import { EnvReader, readMetricsConfig, readSharedConfig, readTracingConfig, type Env, type MetricsConfig, type SharedConfig, type TracingConfig } from '@taskproc/core';
+import { EnvReader, readSharedConfig, readTracingConfig, type Env, type MetricsConfig, type SharedConfig, type TracingConfig } from '@taskproc/core';
 
 export interface ProcessorConfig extends SharedConfig {
   /**
@@ -25,7 +25,7 @@ export function readProcessorConfig(env: Env = process.env): Readonly<ProcessorC
     prefetch: reader.integer('PROCESSOR_PREFETCH', 100, { min: 1, max: 65_535 }),
     processingDurationMs: reader.integer('PROCESSING_DURATION_MS', 3_000, { min: 0, max: 3_600_000 }),
     shutdownGraceMs: reader.integer('PROCESSOR_SHUTDOWN_GRACE_MS', 10_000, { min: 0, max: 3_600_000 }),
-    metrics: readMetricsConfig(reader, 'PROCESSOR', 9470),
+    metrics: { host: reader.string('PROCESSOR_METRICS_HOST', '127.0.0.1'), port: reader.integer('PROCESSOR_METRICS_PORT', 9470, { min: 0, max: 65535 }) },
     tracing: readTracingConfig(reader, 'taskproc-processor'),
   });
 }

@@ -1,4 +1,4 @@
-import { EnvReader, readMetricsConfig, readSharedConfig, readTracingConfig, type Env, type MetricsConfig, type SharedConfig, type TracingConfig } from '@taskproc/core';
+import { EnvReader, readSharedConfig, readTracingConfig, type Env, type MetricsConfig, type SharedConfig, type TracingConfig } from '@taskproc/core';
 
 export interface TaskApiConfig extends SharedConfig {
   host: string;
@@ -32,7 +32,7 @@ export function readTaskApiConfig(env: Env = process.env): Readonly<TaskApiConfi
     outboxBatchSize: reader.integer('OUTBOX_BATCH_SIZE', 200, { min: 1, max: 10_000 }),
     shutdownGraceMs: reader.integer('TASK_API_SHUTDOWN_GRACE_MS', 10_000, { min: 0, max: 300_000 }),
     faultExitAfterCommit: reader.boolean('TASK_API_FAULT_EXIT_AFTER_COMMIT', false),
-    metrics: readMetricsConfig(reader, 'TASK_API', 9461),
+    metrics: { host: reader.string('TASK_API_METRICS_HOST', '127.0.0.1'), port: reader.integer('TASK_API_METRICS_PORT', 9461, { min: 0, max: 65535 }) },
     tracing: readTracingConfig(reader, 'taskproc-task-api'),
   });
 }

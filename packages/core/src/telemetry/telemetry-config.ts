@@ -23,14 +23,6 @@ export interface TracingConfig {
   sampleRatio: number;
 }
 
-/** `<PREFIX>_METRICS_HOST` and `<PREFIX>_METRICS_PORT`. */
-export function readMetricsConfig(reader: EnvReader, prefix: string, defaultPort: number): MetricsConfig {
-  return {
-    host: reader.string(`${prefix}_METRICS_HOST`, '127.0.0.1'),
-    port: reader.integer(`${prefix}_METRICS_PORT`, defaultPort, { min: 0, max: 65535 }),
-  };
-}
-
 const SAMPLERS = ['parentbased_always_on', 'parentbased_traceidratio', 'always_on', 'traceidratio'] as const;
 
 /**
