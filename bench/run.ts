@@ -15,6 +15,7 @@ import { measureDrain, type DrainRun } from './scenarios/drain.js';
 import { measureEndToEnd, measurePacedLatency, type EndToEndRun } from './scenarios/end-to-end.js';
 import { measurePostgresLimit, type PostgresLimit } from './scenarios/limit-postgres.js';
 import { measureRabbitLimit, type RabbitLimit } from './scenarios/limit-rabbitmq.js';
+import { measureTelemetryOverhead, telemetryOverheadRows, type TelemetryOverhead } from './scenarios/telemetry-overhead.js';
 
 // `make bench`: measures the limits of PostgreSQL and RabbitMQ on this
 // machine, then the system against them, and prints one table. Figures go to
@@ -31,6 +32,7 @@ interface Figures {
   create?: { grpc: CreateRun[]; rest: CreateRun[] };
   endToEnd?: { saturated: EndToEndRun[]; paced: EndToEndRun; pacedRate: number };
   drain?: DrainRun[];
+  telemetry?: TelemetryOverhead;
 }
 const figures: Figures = {};
 const started = Date.now();
@@ -57,7 +59,7 @@ try {
     log(`  PostgreSQL ${Math.round(postgres.livesPerSecond)} lives/s, RabbitMQ ${Math.round(rabbitmq.messagesPerSecond)} msgs/s`);
   }
 
-  const needsSystem = settings.phases.some((p) => p !== 'limits');
+  const needsSystem = settings.phases.some((p) => p !== 'limits' && p !== 'telemetry');
   let grpcUrl = settings.target ?? '';
   let gatewayUrl = settings.targetGatewayUrl ?? '';
   if (needsSystem && !settings.target) {
@@ -76,7 +78,7 @@ try {
       processorEnv,
       settings.processors,
     );
-    cleanups.unshift(() => system!.close());
+    cleanups.unshift(async () => system?.close());
     grpcUrl = system.grpcUrl;
     gatewayUrl = system.gatewayUrl;
   } else if (needsSystem) {
@@ -130,6 +132,16 @@ try {
     }
   }
   grpc.close();
+
+  if (settings.phases.includes('telemetry')) {
+    // Systems of its own (tracing off, then on), started after the others stopped.
+    await system?.close();
+    system = null;
+    figures.telemetry = await measureTelemetryOverhead(
+      { ...settings, count: settings.telemetryCount, runs: settings.runs, logDir: `${ROOT}.run/bench/${stamp}`, suffix },
+      log,
+    );
+  }
 } finally {
   for (const cleanup of cleanups) await cleanup().catch((error: unknown) => log(`cleanup failed: ${String(error)}`));
 }
@@ -201,6 +213,7 @@ function tableRows(f: Figures): Row[] {
     const endedFirst = f.drain.reduce((n, r) => n + r.cancel.workEndedFirst, 0);
     rows.push({ figure: `cancel-to-abort p50 / p99 under drain (${d.cancel.measured} cancels/run; ${endedFirst} work ended first, ${missed} missed)`, value: `${fmt.ms(p50)} / ${fmt.ms(p99)}`, target: 'p99 < 250 ms', met: p99 < 250 && missed === 0 });
   }
+  if (f.telemetry) rows.push(...telemetryOverheadRows(f.telemetry));
   return rows;
 }
 

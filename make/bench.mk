@@ -25,3 +25,8 @@ bench-profile: $(NPM_STAMP) ## `make bench` with every service under node --cpu-
 
 bench-typecheck: $(NPM_STAMP) ## type-check the benchmark
 	npx tsc -p bench/tsconfig.json
+
+.PHONY: bench-telemetry
+bench-telemetry: $(NPM_STAMP) ## what tracing costs per task: the system end to end with tracing off, then on (OTLP to a local receiver)
+	@scripts/ensure-services.sh >/dev/null
+	BENCH_PHASES=telemetry $(BENCH_RUN)

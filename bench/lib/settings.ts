@@ -36,10 +36,11 @@ export interface BenchSettings {
   gatewayPort: number;
   /** Settings handed to the services, from .env.dev (the deployed defaults). */
   serviceEnv: Record<string, string>;
+  telemetryCount: number;
 }
 
 const ENV_DEV = fileURLToPath(new URL('../../.env.dev', import.meta.url));
-const PHASES = ['limits', 'create', 'e2e', 'drain'];
+const PHASES = ['limits', 'create', 'e2e', 'drain', 'telemetry'];
 
 export function readBenchSettings(env: NodeJS.ProcessEnv = process.env): BenchSettings {
   const dev = readEnvFile(ENV_DEV);
@@ -68,6 +69,8 @@ export function readBenchSettings(env: NodeJS.ProcessEnv = process.env): BenchSe
     drainPrefetchTotal: int('BENCH_DRAIN_PREFETCH_TOTAL', 1_000),
     drainWorkMs: int('BENCH_DRAIN_WORK_MS', 3_000),
     cancels: int('BENCH_CANCELS', 100),
+    // Phase "telemetry" (bench/scenarios/telemetry-overhead.ts): tasks per run, tracing off and on.
+    telemetryCount: int('BENCH_TELEMETRY_COUNT', 2_000),
     processors: Math.max(1, int('BENCH_PROCESSORS', Number(dev.PROCESSOR_REPLICAS ?? 2))),
     phases: PHASES.filter((p) => phases.includes(p)),
     target,

@@ -18,8 +18,9 @@ export interface OtlpReceiver {
   /** Base URL for OTEL_EXPORTER_OTLP_ENDPOINT (the exporters post to /v1/traces). */
   url: string;
   spans: ReceivedSpan[];
-  /** Export requests received (a bench counts them). */
+  /** Export requests and spans received (a bench counts them without keeping the spans). */
   exports: number;
+  spanCount: number;
   close(): Promise<void>;
 }
 
@@ -61,7 +62,7 @@ async function readBody(request: IncomingMessage): Promise<Buffer> {
  * fails a test loudly instead of losing spans quietly.
  */
 export async function startOtlpReceiver(options: { keepSpans?: boolean } = {}): Promise<OtlpReceiver> {
-  const receiver: OtlpReceiver = { url: '', spans: [], exports: 0, close: async () => {} };
+  const receiver: OtlpReceiver = { url: '', spans: [], exports: 0, spanCount: 0, close: async () => {} };
   const server = createServer((request, response) => {
     void (async () => {
       if (request.method !== 'POST' || request.url !== '/v1/traces') {
@@ -74,7 +75,7 @@ export async function startOtlpReceiver(options: { keepSpans?: boolean } = {}): 
         return;
       }
       receiver.exports += 1;
-      if (options.keepSpans !== false) {
+      {
         const payload = JSON.parse(body.toString('utf8')) as {
           resourceSpans?: {
             resource?: { attributes?: { key: string; value: AnyValue }[] };
@@ -85,6 +86,8 @@ export async function startOtlpReceiver(options: { keepSpans?: boolean } = {}): 
           const service = String(attributes(resourceSpans.resource?.attributes)['service.name'] ?? '');
           for (const scope of resourceSpans.scopeSpans ?? []) {
             for (const span of scope.spans ?? []) {
+              receiver.spanCount += 1;
+              if (options.keepSpans === false) continue;
               receiver.spans.push({
                 service,
                 traceId: hexId(span.traceId),
