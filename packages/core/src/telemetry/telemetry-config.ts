@@ -1,6 +1,6 @@
 import type { EnvReader } from '../config/env.js';
 
-/** Where a service serves its Prometheus metrics (GET /metrics). */
+/** Where a service serves its Prometheus metrics (GET /metrics); each service's config module reads its own variables. */
 export interface MetricsConfig {
   host: string;
   /** 0 picks a free port (tests). */
@@ -42,21 +42,13 @@ export function readTracingConfig(reader: EnvReader, defaultServiceName: string)
   reader.oneOf('OTEL_EXPORTER_OTLP_PROTOCOL', ['http/json', 'http/protobuf'] as const, 'http/protobuf');
   reader.oneOf('OTEL_EXPORTER_OTLP_TRACES_PROTOCOL', ['http/json', 'http/protobuf'] as const, 'http/protobuf');
   const sampler = reader.oneOf('OTEL_TRACES_SAMPLER', SAMPLERS, 'parentbased_always_on');
-  const ratioText = reader.string('OTEL_TRACES_SAMPLER_ARG', '1');
-  let sampleRatio = Number(ratioText);
-  if (!Number.isFinite(sampleRatio) || sampleRatio < 0 || sampleRatio > 1) {
-    reader.integer('OTEL_TRACES_SAMPLER_ARG', 1, { min: 0, max: 1 }); // records the problem, naming the variable
-    sampleRatio = 1;
-  }
-  if (!sampler.endsWith('traceidratio')) sampleRatio = 1;
+  // always_on and traceidratio ignore a caller's sampled flag in the specification; here every
+  // sampler follows it (a caller that sampled its request gets the task's trace).
+  const ratio = reader.number('OTEL_TRACES_SAMPLER_ARG', 1, { min: 0, max: 1 });
+  const sampleRatio = sampler.endsWith('traceidratio') ? ratio : 1;
   const tracesUrl = tracesEndpoint || (baseEndpoint ? `${baseEndpoint.replace(/\/+$/, '')}/v1/traces` : '');
-  if (tracesUrl) {
-    try {
-      if (!['http:', 'https:'].includes(new URL(tracesUrl).protocol)) throw new Error('protocol');
-    } catch {
-      reader.url(tracesEndpoint ? 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT' : 'OTEL_EXPORTER_OTLP_ENDPOINT', ['http:', 'https:']);
-    }
-  }
+  // Names the variable when the URL is unusable.
+  if (tracesUrl) reader.url(tracesEndpoint ? 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT' : 'OTEL_EXPORTER_OTLP_ENDPOINT', ['http:', 'https:']);
   return {
     enabled: tracesUrl !== '' && !disabled && exporter === 'otlp',
     serviceName: reader.string('OTEL_SERVICE_NAME', defaultServiceName),
