@@ -94,7 +94,7 @@ export async function startTracing(config: TracingConfig, logger: Logger, option
 /**
  * The official PostgreSQL instrumentation: a span per statement of node-postgres
  * (MikroORM's and knex's driver), inside a trace only (the relay's polls and
- * the listener's pings start none). Its hook patches `pg` when it is next
+ * the listener's pings start none; no pool-connect spans). Its hook patches `pg` when it is next
  * required; in this ESM setup every require of pg happens through MikroORM's
  * knex (CommonJS) when the ORM connects, after this runs, and the patch is on
  * the shared Client prototype, so the processor's LISTEN client is covered
@@ -107,6 +107,6 @@ async function instrumentDatabaseClient(): Promise<{ disable(): void }> {
     import('@opentelemetry/instrumentation'),
     import('@opentelemetry/instrumentation-pg'),
   ]);
-  const disable = registerInstrumentations({ instrumentations: [new PgInstrumentation({ requireParentSpan: true })] });
+  const disable = registerInstrumentations({ instrumentations: [new PgInstrumentation({ requireParentSpan: true, ignoreConnectSpans: true })] });
   return { disable };
 }
