@@ -1,5 +1,5 @@
 import { trace } from '@opentelemetry/api';
-import { pino, type Logger } from 'pino';
+import { pino, type DestinationStream, type Logger } from 'pino';
 import type { LogLevel } from './config/shared.js';
 
 export type { Logger };
@@ -10,14 +10,16 @@ export type { Logger };
  * span_id, so a log line leads to its trace (with tracing off there is never
  * an active span, and the lookup is the API's no-op).
  */
-export function createLogger(service: string, level: LogLevel): Logger {
-  return pino({
+export function createLogger(service: string, level: LogLevel, destination?: DestinationStream): Logger {
+  const options = {
     level,
     base: { service },
     timestamp: pino.stdTimeFunctions.isoTime,
-    formatters: { level: (label) => ({ level: label }) },
+    formatters: { level: (label: string) => ({ level: label }) },
     mixin: traceFields,
-  });
+  };
+  // stdout unless a destination is given (tests read the lines back).
+  return destination ? pino(options, destination) : pino(options);
 }
 
 function traceFields(): Record<string, string> {
