@@ -138,7 +138,7 @@ try {
     await system?.close();
     system = null;
     figures.telemetry = await measureTelemetryOverhead(
-      { ...settings, count: settings.telemetryCount, runs: settings.runs, logDir: `${ROOT}.run/bench/${stamp}`, suffix },
+      { ...settings, count: settings.telemetryCount, runs: settings.runs, sampleRatio: settings.telemetrySampleRatio, logDir: `${ROOT}.run/bench/${stamp}`, suffix },
       log,
     );
   }

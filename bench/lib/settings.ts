@@ -37,6 +37,7 @@ export interface BenchSettings {
   /** Settings handed to the services, from .env.dev (the deployed defaults). */
   serviceEnv: Record<string, string>;
   telemetryCount: number;
+  telemetrySampleRatio: number;
 }
 
 const ENV_DEV = fileURLToPath(new URL('../../.env.dev', import.meta.url));
@@ -71,6 +72,8 @@ export function readBenchSettings(env: NodeJS.ProcessEnv = process.env): BenchSe
     cancels: int('BENCH_CANCELS', 100),
     // Phase "telemetry" (bench/scenarios/telemetry-overhead.ts): tasks per run, tracing off and on.
     telemetryCount: int('BENCH_TELEMETRY_COUNT', 2_000),
+    // ...and a third run at this sampling ratio, in percent (0: none).
+    telemetrySampleRatio: int('BENCH_TELEMETRY_SAMPLE_PERCENT', 10) / 100,
     processors: Math.max(1, int('BENCH_PROCESSORS', Number(dev.PROCESSOR_REPLICAS ?? 2))),
     phases: PHASES.filter((p) => phases.includes(p)),
     target,

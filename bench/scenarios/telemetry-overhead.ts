@@ -21,11 +21,14 @@ export interface TelemetryOverheadSettings {
   count: number;
   concurrency: number;
   runs: number;
+  /** A third mode with OTEL_TRACES_SAMPLER=parentbased_traceidratio at this ratio (0: none). */
+  sampleRatio: number;
   logDir: string;
   suffix: string;
 }
 
 export interface TelemetryMode {
+  name: string;
   tracing: boolean;
   runs: EndToEndRun[];
   /** CPU seconds of every service process per 1,000 tasks, median run. */
@@ -34,35 +37,39 @@ export interface TelemetryMode {
   p50Ms: number;
   p99Ms: number;
   spansPerTask?: number;
+  /** CPU seconds per 1,000 tasks by service kind (median run). */
+  cpuByService: Record<string, number>;
 }
 
 export interface TelemetryOverhead {
-  off: TelemetryMode;
-  on: TelemetryMode;
-  /** Extra CPU per task with tracing on, in microseconds (all services together). */
-  extraCpuMicrosPerTask: number;
+  modes: TelemetryMode[];
 }
 
 export async function measureTelemetryOverhead(settings: TelemetryOverheadSettings, log: (message: string) => void): Promise<TelemetryOverhead> {
-  const off = await measureMode(settings, false, log);
-  const on = await measureMode(settings, true, log);
-  return { off, on, extraCpuMicrosPerTask: ((on.cpuSecondsPer1000 - off.cpuSecondsPer1000) / 1000) * 1e6 };
+  const modes = [await measureMode(settings, 'off', {}, log), await measureMode(settings, 'on', {}, log)];
+  if (settings.sampleRatio > 0) {
+    const sampled = { OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: String(settings.sampleRatio) };
+    modes.push(await measureMode(settings, `on, ${settings.sampleRatio * 100}% sampled`, sampled, log));
+  }
+  return { modes };
 }
 
-async function measureMode(settings: TelemetryOverheadSettings, tracing: boolean, log: (message: string) => void): Promise<TelemetryMode> {
+async function measureMode(settings: TelemetryOverheadSettings, name: string, extraEnv: Record<string, string>, log: (message: string) => void): Promise<TelemetryMode> {
+  const tracing = name !== 'off';
+  const slug = name.replace(/\W+/g, '_');
   const receiver = tracing ? await startOtlpReceiver({ keepSpans: false }) : null;
-  const db = await createBenchDatabase(settings.baseDatabaseUrl, `taskproc_bench_telemetry_${tracing ? 'on' : 'off'}_${settings.suffix}`);
+  const db = await createBenchDatabase(settings.baseDatabaseUrl, `taskproc_bench_telemetry_${slug}_${settings.suffix}`);
   let system: BenchSystem | null = null;
   try {
-    log(`telemetry overhead: tracing ${tracing ? `on (OTLP to ${receiver!.url})` : 'off'}, ${settings.runs} x ${settings.count} REST creates, ${settings.concurrency} callers`);
+    log(`telemetry overhead: tracing ${tracing ? `${name} (OTLP to ${receiver!.url})` : 'off'}, ${settings.runs} x ${settings.count} REST creates, ${settings.concurrency} callers`);
     system = await BenchSystem.start(
       {
-        serviceEnv: { ...settings.serviceEnv, OTEL_EXPORTER_OTLP_ENDPOINT: receiver?.url ?? '' },
+        serviceEnv: { ...settings.serviceEnv, ...extraEnv, OTEL_EXPORTER_OTLP_ENDPOINT: receiver?.url ?? '' },
         databaseUrl: db.url,
         amqpUrl: settings.amqpUrl,
-        namespace: `taskproc-bench.telemetry-${tracing ? 'on' : 'off'}.${settings.suffix}`,
+        namespace: `taskproc-bench.telemetry-${slug}.${settings.suffix}`,
         gatewayPort: 0,
-        logDir: `${settings.logDir}/telemetry-${tracing ? 'on' : 'off'}`,
+        logDir: `${settings.logDir}/telemetry-${slug}`,
       },
       { PROCESSING_DURATION_MS: '0' },
       settings.processors,
@@ -78,8 +85,14 @@ async function measureMode(settings: TelemetryOverheadSettings, tracing: boolean
     await system.close(); // a graceful stop exports the spans still buffered
     system = null;
     const cpu = runs.map((r) => r.cost.reduce((sum, c) => sum + c.cpuSecondsPer1000, 0));
+    const kinds = [...new Set(runs[0]!.cost.map((c) => c.service.replace(/-\d+$/, '')))];
+    const cpuByService = Object.fromEntries(
+      kinds.map((kind) => [kind, median(runs.map((r) => r.cost.filter((c) => c.service.replace(/-\d+$/, '') === kind).reduce((sum, c) => sum + c.cpuSecondsPer1000, 0)))]),
+    );
     return {
+      name,
       tracing,
+      cpuByService,
       runs,
       cpuSecondsPer1000: median(cpu),
       perSecond: median(runs.map((r) => r.perSecond)),
@@ -95,10 +108,15 @@ async function measureMode(settings: TelemetryOverheadSettings, tracing: boolean
 }
 
 export function telemetryOverheadRows(t: TelemetryOverhead): Row[] {
-  const mode = (m: TelemetryMode) => `${fmt.rate(m.perSecond)}, p50 / p99 ${fmt.ms(m.p50Ms)} / ${fmt.ms(m.p99Ms)}, CPU ${m.cpuSecondsPer1000.toFixed(2)} s per 1,000 tasks`;
-  return [
-    { figure: 'end-to-end over REST, tracing off', value: mode(t.off) },
-    { figure: `end-to-end over REST, tracing on (${t.on.spansPerTask?.toFixed(1)} spans per task to OTLP)`, value: mode(t.on), ratio: `${fmt.ratio(t.on.perSecond / t.off.perSecond)} of off` },
-    { figure: 'tracing cost per task (CPU, all services)', value: `${Math.round(t.extraCpuMicrosPerTask)} µs` },
-  ];
+  const [off, ...traced] = t.modes;
+  const value = (m: TelemetryMode) => `${fmt.rate(m.perSecond)}, p50 / p99 ${fmt.ms(m.p50Ms)} / ${fmt.ms(m.p99Ms)}, CPU ${m.cpuSecondsPer1000.toFixed(2)} s per 1,000 tasks`;
+  const rows: Row[] = [{ figure: 'end-to-end over REST, tracing off', value: value(off!) }];
+  for (const m of traced) {
+    const spans = m.spansPerTask === undefined ? '' : ` (${m.spansPerTask.toFixed(1)} spans per task to OTLP)`;
+    rows.push({ figure: `end-to-end over REST, tracing ${m.name}${spans}`, value: value(m), ratio: `${fmt.ratio(m.perSecond / off!.perSecond)} of off` });
+    const extra = (a: number, b: number) => `${Math.round(((a - b) / 1000) * 1e6)} µs`;
+    const byService = Object.keys(m.cpuByService).map((kind) => `${kind} ${extra(m.cpuByService[kind]!, off!.cpuByService[kind] ?? 0)}`).join(', ');
+    rows.push({ figure: `tracing ${m.name}: extra CPU per task`, value: `${extra(m.cpuSecondsPer1000, off!.cpuSecondsPer1000)} (${byService})` });
+  }
+  return rows;
 }
