@@ -37,7 +37,8 @@ beforeAll(async () => {
     QUEUE_NAMESPACE: namespace,
     LOG_LEVEL: 'info',
     OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
-    PROCESSING_DURATION_MS: '200',
+    // Long enough for a cancel to land while the work runs.
+    PROCESSING_DURATION_MS: '2000',
   };
   const apiPort = await freePort();
   const gatewayPort = await freePort();
@@ -160,6 +161,53 @@ describe('one trace per task life', { timeout: 120_000 }, () => {
     const rpcServer = only(spans, 'taskproc-task-api', 'taskproc.v1.TaskService/CreateTask');
     expect(rpcServer.parentSpanId).toBe(caller.spanId);
     expect(rpcServer.attributes['rpc.system']).toBe('grpc');
+  });
+
+  it('ends the task\'s trace with the abort when it is canceled during its work; the cancel is a trace of its own', async () => {
+    // On a loaded machine the work may end before the cancel lands (400:
+    // already completed); then another task is tried.
+    let caller = traceparent();
+    let canceler = traceparent();
+    for (let attempt = 1; ; attempt++) {
+      caller = traceparent();
+      const created = await fetch(`${gatewayUrl}/task`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', traceparent: caller.header },
+        body: JSON.stringify({ content: 'canceled while traced' }),
+      });
+      const taskId = ((await created.json()) as { id: string }).id;
+      await waitFor(
+        async () => ((await (await fetch(`${gatewayUrl}/task/${taskId}`)).json()) as { status: string }).status,
+        (status) => status !== 'pending',
+        { timeoutMs: 30_000, intervalMs: 20, description: 'the task to be claimed' },
+      );
+      canceler = traceparent();
+      const canceled = await fetch(`${gatewayUrl}/task/${taskId}/cancel`, { method: 'PATCH', headers: { traceparent: canceler.header } });
+      if (canceled.status === 200) break;
+      expect(canceled.status, 'a cancel refused for another reason than a completed task').toBe(400);
+      expect(attempt, 'attempts to cancel a task during its work').toBeLessThan(5);
+    }
+
+    const spans = await waitFor(
+      () => receiver.spans.filter((s) => s.traceId === caller.traceId),
+      (found) => found.some((s) => s.name.startsWith('process ') && s.attributes['taskproc.outcome'] !== undefined),
+      { timeoutMs: 60_000, intervalMs: 200, description: 'the process span of the canceled task' },
+    );
+    const processSpan = spans.find((s) => s.name.startsWith('process '))!;
+    expect(processSpan.attributes['taskproc.outcome']).toBe('canceled');
+    const work = only(spans, 'taskproc-processor', 'work');
+    expect(work.parentSpanId).toBe(processSpan.spanId);
+    expect(work.events).toContain('aborted');
+    expect(work.status).toBe(2);
+    expect(spans.filter((s) => s.name === 'complete task')).toEqual([]);
+
+    const cancelTrace = await waitFor(
+      () => receiver.spans.filter((s) => s.traceId === canceler.traceId),
+      (found) => found.some((s) => s.service === 'taskproc-task-api'),
+      { timeoutMs: 60_000, intervalMs: 200, description: 'the cancel request\'s spans' },
+    );
+    expect(only(cancelTrace, 'taskproc-gateway', 'PATCH /task/{task_id}/cancel').parentSpanId).toBe(canceler.spanId);
+    expect(only(cancelTrace, 'taskproc-task-api', 'taskproc.v1.TaskService/CancelTask').attributes['rpc.grpc.status_code']).toBe(0);
   });
 
   it('starts a new trace for a caller without traceparent', async () => {

@@ -11,6 +11,9 @@ export interface ReceivedSpan {
   name: string;
   kind: number;
   attributes: Record<string, string | number | boolean>;
+  events: string[];
+  /** OTLP status code: 0 unset, 1 ok, 2 error. */
+  status: number;
   startNanos: bigint;
 }
 
@@ -82,7 +85,7 @@ export async function startOtlpReceiver(options: { keepSpans?: boolean } = {}): 
         const payload = JSON.parse(body.toString('utf8')) as {
           resourceSpans?: {
             resource?: { attributes?: { key: string; value: AnyValue }[] };
-            scopeSpans?: { spans?: { traceId: string; spanId: string; parentSpanId?: string; name: string; kind: number; startTimeUnixNano: string; attributes?: { key: string; value: AnyValue }[] }[] }[];
+            scopeSpans?: { spans?: { traceId: string; spanId: string; parentSpanId?: string; name: string; kind: number; startTimeUnixNano: string; attributes?: { key: string; value: AnyValue }[]; events?: { name: string }[]; status?: { code?: number } }[] }[];
           }[];
         };
         for (const resourceSpans of payload.resourceSpans ?? []) {
@@ -98,6 +101,8 @@ export async function startOtlpReceiver(options: { keepSpans?: boolean } = {}): 
                 name: span.name,
                 kind: span.kind,
                 attributes: attributes(span.attributes),
+                events: (span.events ?? []).map((e) => e.name),
+                status: span.status?.code ?? 0,
                 startNanos: BigInt(span.startTimeUnixNano),
               });
             }
