@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Debian packages the tests use beyond Node.js: protoc and the gRPC plugins
-# with Python's and Go's gRPC libraries (the SDK proofs), and luajit (the
-# Envoy Lua rule's tests), and prometheus (promtool and the real Prometheus
-# the telemetry tests scrape the services with). Installs only what is missing.
+# with Python's and Go's gRPC libraries (the SDK proofs), luajit (the Envoy
+# Lua rule's tests) and prometheus (promtool, and the real Prometheus the
+# telemetry tests scrape the services with). Installs only what is missing.
 set -euo pipefail
 
 PACKAGES=(

@@ -1,11 +1,11 @@
-import { restClient } from '../lib/clients.js';
+import { restClient, type TaskClient } from '../lib/clients.js';
 import { createBenchDatabase } from '../lib/bench-database.js';
 import { Observer } from '../lib/observer.js';
 import { fmt, type Row } from '../lib/report.js';
 import { median } from '../lib/stats.js';
 import { BenchSystem } from '../lib/system.js';
 import { measureEndToEnd, type EndToEndRun } from './end-to-end.js';
-import { startOtlpReceiver } from '../../test/telemetry/support/otlp-receiver.js';
+import { startOtlpReceiver, type OtlpReceiver } from '../../test/telemetry/support/otlp-receiver.js';
 
 // What tracing costs: the system end to end (REST creates through the
 // gateway, PROCESSING_DURATION_MS=0) with tracing off, then on, exporting
@@ -45,23 +45,55 @@ export interface TelemetryOverhead {
   modes: TelemetryMode[];
 }
 
+/**
+ * One system per mode, all started first; then the runs go round the modes
+ * (off, on, sampled, off, on, ...), so a change in the machine's load
+ * touches every mode alike instead of the one measured at that moment.
+ */
 export async function measureTelemetryOverhead(settings: TelemetryOverheadSettings, log: (message: string) => void): Promise<TelemetryOverhead> {
-  const modes = [await measureMode(settings, 'off', {}, log), await measureMode(settings, 'on', {}, log)];
+  const wanted: [string, Record<string, string>][] = [['off', {}], ['on', {}]];
   if (settings.sampleRatio > 0) {
-    const sampled = { OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: String(settings.sampleRatio) };
-    modes.push(await measureMode(settings, `on, ${settings.sampleRatio * 100}% sampled`, sampled, log));
+    wanted.push([`on, ${settings.sampleRatio * 100}% sampled`, { OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: String(settings.sampleRatio) }]);
   }
-  return { modes };
+  const modes: ModeSystem[] = [];
+  try {
+    for (const [name, env] of wanted) modes.push(await startMode(settings, name, env, log));
+    log(`telemetry overhead: ${settings.runs} x ${settings.count} REST creates per mode, ${settings.concurrency} callers, modes in turn`);
+    const shape = { count: settings.count, concurrency: settings.concurrency, runs: 1 };
+    // A warm-up each, so every mode is measured on warm processes.
+    for (const mode of modes) await measureEndToEnd(mode.client, mode.observer, mode.system.services(), { ...shape, count: Math.min(500, settings.count) });
+    for (const mode of modes) mode.spansBefore = mode.receiver?.spanCount ?? 0;
+    for (let run = 0; run < settings.runs; run++) {
+      for (const mode of modes) {
+        log(`  run ${run + 1}, tracing ${mode.name}`);
+        mode.runs.push(...(await measureEndToEnd(mode.client, mode.observer, mode.system.services(), shape)));
+      }
+    }
+  } finally {
+    for (const mode of modes) await mode.close().catch(() => undefined);
+  }
+  return { modes: modes.map(summarize) };
 }
 
-async function measureMode(settings: TelemetryOverheadSettings, name: string, extraEnv: Record<string, string>, log: (message: string) => void): Promise<TelemetryMode> {
+interface ModeSystem {
+  name: string;
+  receiver: OtlpReceiver | null;
+  system: BenchSystem;
+  client: TaskClient;
+  observer: Observer;
+  runs: EndToEndRun[];
+  spansBefore: number;
+  close(): Promise<void>;
+}
+
+async function startMode(settings: TelemetryOverheadSettings, name: string, extraEnv: Record<string, string>, log: (message: string) => void): Promise<ModeSystem> {
   const tracing = name !== 'off';
   const slug = name.replace(/\W+/g, '_');
   const receiver = tracing ? await startOtlpReceiver({ keepSpans: false }) : null;
   const db = await createBenchDatabase(settings.baseDatabaseUrl, `taskproc_bench_telemetry_${slug}_${settings.suffix}`);
-  let system: BenchSystem | null = null;
+  log(`telemetry overhead: starting a system with tracing ${tracing ? `${name} (OTLP to ${receiver!.url})` : 'off'}`);
+  let system: BenchSystem;
   try {
-    log(`telemetry overhead: tracing ${tracing ? `${name} (OTLP to ${receiver!.url})` : 'off'}, ${settings.runs} x ${settings.count} REST creates, ${settings.concurrency} callers`);
     system = await BenchSystem.start(
       {
         serviceEnv: { ...settings.serviceEnv, ...extraEnv, OTEL_EXPORTER_OTLP_ENDPOINT: receiver?.url ?? '' },
@@ -74,37 +106,50 @@ async function measureMode(settings: TelemetryOverheadSettings, name: string, ex
       { PROCESSING_DURATION_MS: '0' },
       settings.processors,
     );
-    const client = restClient(system.gatewayUrl, settings.concurrency);
-    const observer = new Observer(db);
-    // A warm-up, so both modes are measured on warm processes.
-    await measureEndToEnd(client, observer, system.services(), { count: Math.min(500, settings.count), concurrency: settings.concurrency, runs: 1 });
-    const spansBefore = receiver?.spanCount ?? 0;
-    const runs = await measureEndToEnd(client, observer, system.services(), { count: settings.count, concurrency: settings.concurrency, runs: settings.runs });
-    client.close();
-    const tasks = runs.reduce((n, r) => n + r.count, 0);
-    await system.close(); // a graceful stop exports the spans still buffered
-    system = null;
-    const cpu = runs.map((r) => r.cost.reduce((sum, c) => sum + c.cpuSecondsPer1000, 0));
-    const kinds = [...new Set(runs[0]!.cost.map((c) => c.service.replace(/-\d+$/, '')))];
-    const cpuByService = Object.fromEntries(
-      kinds.map((kind) => [kind, median(runs.map((r) => r.cost.filter((c) => c.service.replace(/-\d+$/, '') === kind).reduce((sum, c) => sum + c.cpuSecondsPer1000, 0)))]),
-    );
-    return {
-      name,
-      tracing,
-      cpuByService,
-      runs,
-      cpuSecondsPer1000: median(cpu),
-      perSecond: median(runs.map((r) => r.perSecond)),
-      p50Ms: median(runs.map((r) => r.p50Ms)),
-      p99Ms: median(runs.map((r) => r.p99Ms)),
-      ...(receiver ? { spansPerTask: (receiver.spanCount - spansBefore) / tasks } : {}),
-    };
-  } finally {
-    await system?.close().catch(() => undefined);
+  } catch (error) {
     await receiver?.close();
     await db.drop();
+    throw error;
   }
+  const client = restClient(system.gatewayUrl, settings.concurrency);
+  return {
+    name,
+    receiver,
+    system,
+    client,
+    observer: new Observer(db),
+    runs: [],
+    spansBefore: 0,
+    async close() {
+      client.close();
+      await system.close().catch(() => undefined); // a graceful stop exports the spans still buffered
+      await receiver?.close();
+      await db.drop();
+    },
+  };
+}
+
+function summarize(mode: ModeSystem): TelemetryMode {
+  const { runs, receiver } = mode;
+  const tasks = runs.reduce((n, r) => n + r.count, 0);
+  const cpu = runs.map((r) => r.cost.reduce((sum, c) => sum + c.cpuSecondsPer1000, 0));
+  const kindOf = (service: string) => service.replace(/-\d+$/, '');
+  const kinds = [...new Set(runs[0]!.cost.map((c) => kindOf(c.service)))];
+  const cpuByService = Object.fromEntries(
+    kinds.map((kind) => [kind, median(runs.map((r) => r.cost.filter((c) => kindOf(c.service) === kind).reduce((sum, c) => sum + c.cpuSecondsPer1000, 0)))]),
+  );
+  return {
+    name: mode.name,
+    tracing: receiver !== null,
+    cpuByService,
+    runs,
+    cpuSecondsPer1000: median(cpu),
+    perSecond: median(runs.map((r) => r.perSecond)),
+    p50Ms: median(runs.map((r) => r.p50Ms)),
+    p99Ms: median(runs.map((r) => r.p99Ms)),
+    // Spans exported after the last run's end are counted too (the graceful stop flushes them).
+    ...(receiver ? { spansPerTask: (receiver.spanCount - mode.spansBefore) / tasks } : {}),
+  };
 }
 
 export function telemetryOverheadRows(t: TelemetryOverhead): Row[] {
