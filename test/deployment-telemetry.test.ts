@@ -1,12 +1,10 @@
-import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { environmentOf, loadCompose, publishedPorts, readYaml, type Json } from './deployment/compose.js';
-import { PROMTOOL_BIN } from './telemetry/support/prometheus-server.js';
+import { promtoolCheckConfig } from './telemetry/support/prometheus-server.js';
 
 // Offline checks of the telemetry profile of docker-compose.yml: Prometheus
 // (its configuration checked by promtool) and Jaeger, optional, and wired to
@@ -14,7 +12,6 @@ import { PROMTOOL_BIN } from './telemetry/support/prometheus-server.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const at = (path: string): string => join(ROOT, path);
-const run = promisify(execFile);
 const PROMETHEUS_CONFIG = 'deploy/prometheus/prometheus.yml';
 const DEFAULT_STACK = loadCompose(at('docker-compose.yml'));
 const TELEMETRY_STACK = loadCompose(at('docker-compose.yml'), {}, ['telemetry']);
@@ -32,8 +29,7 @@ function scrapeConfigs(): ScrapeConfig[] {
 
 describe('telemetry profile of the compose stack', () => {
   it('promtool check config accepts the Prometheus configuration', async () => {
-    const { stdout } = await run(PROMTOOL_BIN, ['check', 'config', at(PROMETHEUS_CONFIG)]);
-    expect(stdout).toContain('SUCCESS');
+    expect(await promtoolCheckConfig(at(PROMETHEUS_CONFIG))).toContain('SUCCESS');
   });
 
   it('Prometheus and Jaeger run only with the telemetry profile', () => {

@@ -1,5 +1,5 @@
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +11,13 @@ const run = promisify(execFile);
 /** Debian's prometheus package (installed by `make test` through scripts/install-toolchains.sh). */
 export const PROMETHEUS_BIN = '/usr/bin/prometheus';
 export const PROMTOOL_BIN = '/usr/bin/promtool';
+
+/** Fails with what to do when Debian's prometheus package is missing. */
+export function requirePrometheusPackage(): void {
+  for (const bin of [PROMETHEUS_BIN, PROMTOOL_BIN]) {
+    if (!existsSync(bin)) throw new Error(`${bin} is missing: install Debian's prometheus package (make toolchains does)`);
+  }
+}
 
 export interface ScrapeTarget {
   job: string;
@@ -29,6 +36,7 @@ export interface RunningPrometheus {
 
 /** `promtool check metrics` on an exposition text: resolves with its findings, rejects when it fails. */
 export async function promtoolCheckMetrics(text: string): Promise<string> {
+  requirePrometheusPackage();
   return new Promise((resolve, reject) => {
     const child = execFile(PROMTOOL_BIN, ['check', 'metrics'], (error, stdout, stderr) => {
       if (error) reject(new Error(`promtool check metrics failed: ${stdout}${stderr}`));
@@ -39,6 +47,7 @@ export async function promtoolCheckMetrics(text: string): Promise<string> {
 }
 
 export async function promtoolCheckConfig(file: string): Promise<string> {
+  requirePrometheusPackage();
   const { stdout, stderr } = await run(PROMTOOL_BIN, ['check', 'config', file]);
   return `${stdout}${stderr}`;
 }
