@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import amqp from 'amqplib';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -148,6 +150,16 @@ describe('metrics scraped by a real Prometheus', () => {
       expect(text).toContain('process_cpu_seconds_total');
       await expect(promtoolCheckMetrics(text), url).resolves.toBeDefined();
     }
+  });
+
+  it('exports every metric docs/telemetry.md lists, and documents every one it exports', async () => {
+    const docs = readFileSync(fileURLToPath(new URL('../../docs/telemetry.md', import.meta.url)), 'utf8');
+    const documented = new Set([...docs.matchAll(/^\| `((?:taskproc|rpc|http)_[a-z_]+)` \|/gm)].map((m) => m[1]!));
+    const exported = new Set<string>();
+    for (const url of [harness.api.metricsUrl, processor.metricsUrl, gateway.metricsUrl]) {
+      for (const [, name] of (await (await fetch(url)).text()).matchAll(/^# TYPE ((?:taskproc|rpc|http)_[a-z_]+) /gm)) exported.add(name!);
+    }
+    expect([...exported].sort()).toEqual([...documented].sort());
   });
 
   it('answers 404 off /metrics and bounds the label sets (no task ids)', async () => {
