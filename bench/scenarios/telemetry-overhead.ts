@@ -51,7 +51,7 @@ export interface TelemetryOverhead {
  * touches every mode alike instead of the one measured at that moment.
  */
 export async function measureTelemetryOverhead(settings: TelemetryOverheadSettings, log: (message: string) => void): Promise<TelemetryOverhead> {
-  const wanted: [string, Record<string, string>][] = [['off', {}], ['on', {}]];
+  const wanted: [string, Record<string, string>][] = [['off', {}], ['on', {}], ['on, no pg spans', { OTEL_NODE_DISABLED_INSTRUMENTATIONS: 'pg' }]];
   if (settings.sampleRatio > 0) {
     wanted.push([`on, ${settings.sampleRatio * 100}% sampled`, { OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: String(settings.sampleRatio) }]);
   }

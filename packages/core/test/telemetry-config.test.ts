@@ -28,6 +28,7 @@ describe('readTracingConfig', () => {
     expect(read({ ...endpoint, OTEL_EXPORTER_OTLP_HEADERS: 'a=1,b=x%20y', OTEL_EXPORTER_OTLP_TRACES_HEADERS: 'a=2' }).headers).toEqual({ a: '2', b: 'x y' });
     expect(read({ ...endpoint, OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.25' }).sampleRatio).toBe(0.25);
     expect(read({ ...endpoint, OTEL_TRACES_SAMPLER_ARG: '0.25' }).sampleRatio).toBe(1);
+    expect(read({ ...endpoint, OTEL_NODE_DISABLED_INSTRUMENTATIONS: 'pg, http' }).disabledInstrumentations).toEqual(['pg', 'http']);
   });
 
   it('names every unusable variable', () => {

@@ -6,7 +6,7 @@ import { deserializeTraceContext, extractFromHeaders, injectIntoHeaders, seriali
 import { startTracing, taskprocTracer } from '../src/telemetry/tracing.js';
 
 const logger = createLogger('test', 'silent');
-const off = { enabled: false, serviceName: 'test', tracesUrl: '', headers: {}, sampleRatio: 1 };
+const off = { enabled: false, serviceName: 'test', tracesUrl: '', headers: {}, sampleRatio: 1, disabledInstrumentations: [] };
 
 describe('trace context with tracing off', () => {
   it('starts no SDK, stores nothing and reads every context as the root', async () => {

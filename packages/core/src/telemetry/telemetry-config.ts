@@ -21,6 +21,8 @@ export interface TracingConfig {
   headers: Record<string, string>;
   /** Fraction of root traces sampled (a caller's sampled flag is followed). */
   sampleRatio: number;
+  /** Instrumentations not to load (OTEL_NODE_DISABLED_INSTRUMENTATIONS; here only `pg` exists). */
+  disabledInstrumentations: string[];
 }
 
 const SAMPLERS = ['parentbased_always_on', 'parentbased_traceidratio', 'always_on', 'traceidratio'] as const;
@@ -32,7 +34,9 @@ const SAMPLERS = ['parentbased_always_on', 'parentbased_traceidratio', 'always_o
  * OTEL_EXPORTER_OTLP_PROTOCOL (http/json or http/protobuf: both are sent as
  * JSON, which every OTLP/HTTP receiver accepts; grpc is refused),
  * OTEL_EXPORTER_OTLP_[TRACES_]HEADERS, OTEL_SERVICE_NAME, OTEL_SDK_DISABLED,
- * OTEL_TRACES_EXPORTER (otlp or none), OTEL_TRACES_SAMPLER(_ARG).
+ * OTEL_TRACES_EXPORTER (otlp or none), OTEL_TRACES_SAMPLER(_ARG),
+ * OTEL_NODE_DISABLED_INSTRUMENTATIONS (as the Node.js auto-instrumentation
+ * reads it: a comma-separated list; `pg` is the one instrumentation here).
  */
 export function readTracingConfig(reader: EnvReader, defaultServiceName: string): TracingConfig {
   const tracesEndpoint = reader.string('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', '');
@@ -58,6 +62,11 @@ export function readTracingConfig(reader: EnvReader, defaultServiceName: string)
       ...parseHeaders(reader.string('OTEL_EXPORTER_OTLP_TRACES_HEADERS', '')),
     },
     sampleRatio,
+    disabledInstrumentations: reader
+      .string('OTEL_NODE_DISABLED_INSTRUMENTATIONS', '')
+      .split(',')
+      .map((name) => name.trim())
+      .filter(Boolean),
   };
 }
 

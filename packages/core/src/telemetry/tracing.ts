@@ -61,7 +61,7 @@ export async function startTracing(config: TracingConfig, logger: Logger, option
     context.setGlobalContextManager(contextManager);
     propagation.setGlobalPropagator(new W3CTraceContextPropagator());
     trace.setGlobalTracerProvider(provider);
-    const instrumentations = await instrumentDatabaseClient();
+    const instrumentations = config.disabledInstrumentations.includes('pg') ? { disable() {} } : await instrumentDatabaseClient();
     shared = {
       users: 0,
       shutdown: async () => {
