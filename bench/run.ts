@@ -23,6 +23,7 @@ import type { PeerResult } from './peers/protocol.js';
 import { measurePostgresLimit, type PostgresLimit } from './scenarios/limit-postgres.js';
 import { measureRabbitLimit, type RabbitLimit } from './scenarios/limit-rabbitmq.js';
 import { measureWatching, watchingRows, type WatchingFigures } from './scenarios/watching.js';
+import { measureTelemetryOverhead, telemetryOverheadRows, type TelemetryOverhead } from './scenarios/telemetry-overhead.js';
 
 // `make bench`: measures the limits of PostgreSQL and RabbitMQ and the peers
 // (BullMQ, pg-boss) on this machine, then the system against them, driven by
@@ -49,6 +50,7 @@ interface Figures {
   failingDrain?: FailingDrainRun;
   createOptions?: CreateOptionsFigures;
   watching?: WatchingFigures;
+  telemetry?: TelemetryOverhead;
 }
 const figures: Figures = {};
 const started = Date.now();
@@ -92,8 +94,8 @@ try {
     figures.peers = { bullmq, pgBoss };
   }
 
-  // Peers, listing and watching start databases (and a task-api) of their own.
-  const needsSystem = settings.phases.some((p) => p !== 'limits' && p !== 'peers' && p !== 'watch');
+  // Peers, listing, watching and the telemetry overhead start databases (and a task-api) of their own.
+  const needsSystem = settings.phases.some((p) => !['limits', 'peers', 'watch', 'telemetry'].includes(p));
   let grpcUrl = settings.target ?? '';
   let gatewayUrl = settings.targetGatewayUrl ?? '';
   if (needsSystem && !settings.target) {
@@ -112,7 +114,7 @@ try {
       processorEnv,
       settings.processors,
     );
-    cleanups.unshift(() => system!.close());
+    cleanups.unshift(async () => system?.close());
     grpcUrl = system.grpcUrl;
     gatewayUrl = system.gatewayUrl;
   } else if (needsSystem) {
@@ -232,6 +234,16 @@ try {
     figures.watching = await measureWatching({ baseDatabaseUrl: settings.baseDatabaseUrl, amqpUrl: settings.amqpUrl, serviceEnv: settings.serviceEnv, logDir: `${ROOT}.run/bench/${stamp}`, log });
   }
   grpc.close();
+
+  if (settings.phases.includes('telemetry')) {
+    // Systems of its own (tracing off, then on), started after the others stopped.
+    await system?.close();
+    system = null;
+    figures.telemetry = await measureTelemetryOverhead(
+      { ...settings, count: settings.telemetryCount, runs: settings.runs, sampleRatio: settings.telemetrySampleRatio, logDir: `${ROOT}.run/bench/${stamp}`, suffix },
+      log,
+    );
+  }
 } finally {
   for (const cleanup of cleanups) await cleanup().catch((error: unknown) => log(`cleanup failed: ${String(error)}`));
 }
@@ -373,6 +385,7 @@ function tableRows(f: Figures): Row[] {
     rows.push({ figure: 'failing drain: most tasks waiting out a backoff at once (outbox, no slot held)', value: String(d.peakWaiting) });
   }
   if (f.watching) rows.push(...watchingRows(f.watching));
+  if (f.telemetry) rows.push(...telemetryOverheadRows(f.telemetry));
   return rows;
 }
 

@@ -43,3 +43,8 @@ bench-profile: $(NPM_STAMP) $(BENCH_PEERS_STAMP) bench-tools ## `make bench` wit
 
 bench-typecheck: $(NPM_STAMP) $(BENCH_PEERS_STAMP) ## type-check the benchmark (and the peers' scripts)
 	npx tsc -p bench/tsconfig.json
+
+.PHONY: bench-telemetry
+bench-telemetry: $(NPM_STAMP) ## what tracing costs per task: the system end to end with tracing off, then on (OTLP to a local receiver)
+	@scripts/ensure-services.sh >/dev/null
+	BENCH_PHASES=telemetry $(BENCH_RUN)

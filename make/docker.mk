@@ -12,7 +12,7 @@ DOCKER_TEST_ENV ?= TASKPROC_HTTP_PORT=18080 RABBITMQ_UI_PORT=25672
 DOCKER_STACK := $(COMPOSE) -p $(DOCKER_PROJECT) -f docker-compose.yml
 DOCKER_TEST_STACK := $(DOCKER_TEST_ENV) $(COMPOSE) -p $(DOCKER_TEST_PROJECT) -f docker-compose.yml -f docker-compose.test.yml
 
-.PHONY: docker-build docker-up docker-down docker-test docker-logs docker-ps docker-config docker-check
+.PHONY: docker-build docker-up docker-up-telemetry docker-down docker-test docker-logs docker-ps docker-config docker-check
 
 docker-build: ## build the images: taskproc (task-api, processor, migrate), taskproc-envoy, taskproc-test
 	$(DOCKER_TEST_STACK) build
@@ -41,3 +41,6 @@ docker-config: ## let docker compose itself validate both compose files (COMPOSE
 
 docker-check: $(NPM_STAMP) ## offline checks of the Docker files (also part of make test)
 	npx vitest run test/deployment.test.ts test/deployment-probes.test.ts
+
+docker-up-telemetry: ## docker-up plus Prometheus (127.0.0.1:9090) and Jaeger (127.0.0.1:16686), with traces exported to Jaeger
+	COMPOSE_PROFILES=telemetry OTEL_EXPORTER_OTLP_ENDPOINT=http://jaeger:4318 $(DOCKER_STACK) up -d --build --wait

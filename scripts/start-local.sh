@@ -43,8 +43,10 @@ launch() { # name entry
 }
 
 launch task-api services/task-api/src/main.ts
+PROCESSOR_METRICS_BASE=${PROCESSOR_METRICS_PORT:-9470}
 for i in $(seq 1 "${PROCESSOR_REPLICAS:-1}"); do
-  launch "processor-$i" services/processor/src/main.ts
+  # One metrics port per replica: PROCESSOR_METRICS_PORT, +1, +2, ...
+  PROCESSOR_METRICS_PORT=$((PROCESSOR_METRICS_BASE + i - 1)) launch "processor-$i" services/processor/src/main.ts
 done
 launch gateway gateway/src/main.ts
 
@@ -92,4 +94,11 @@ taskproc is running (logs: make logs, stop: make stop)
   dashboard        $GATEWAY/ui/    live tasks, counts and actions (make dashboard builds it)
   task-api         $API       gRPC (h2c), gRPC-Web and Connect; health and reflection
   processors       ${PROCESSOR_REPLICAS:-1} x prefetch ${PROCESSOR_PREFETCH:-100}, handler ${TASK_HANDLER:-default (wait ${PROCESSING_DURATION_MS:-3000} ms per task)}
+  metrics          task-api http://${TASK_API_METRICS_HOST:-127.0.0.1}:${TASK_API_METRICS_PORT:-9461}/metrics, gateway http://${GATEWAY_METRICS_HOST:-127.0.0.1}:${GATEWAY_METRICS_PORT:-9462}/metrics
 INFO
+for i in $(seq 1 "${PROCESSOR_REPLICAS:-1}"); do
+  echo "                   processor-$i http://${PROCESSOR_METRICS_HOST:-127.0.0.1}:$((PROCESSOR_METRICS_BASE + i - 1))/metrics"
+done
+if [[ -n "${OTEL_EXPORTER_OTLP_ENDPOINT:-}${OTEL_EXPORTER_OTLP_TRACES_ENDPOINT:-}" ]]; then
+  echo "  traces           exported over OTLP to ${OTEL_EXPORTER_OTLP_TRACES_ENDPOINT:-$OTEL_EXPORTER_OTLP_ENDPOINT}"
+fi

@@ -104,6 +104,7 @@ function runtimeImageHas(path: string): boolean {
 }
 
 const SHARED_CONFIG = 'packages/core/src/config/shared.ts';
+const TRACING_CONFIG = 'packages/core/src/telemetry/telemetry-config.ts';
 
 /** The files an entry point runs, following relative imports, plus core's shared config if it is used. */
 function sourcesReachedFrom(entry: string): string[] {
@@ -122,7 +123,8 @@ function sourcesReachedFrom(entry: string): string[] {
   // where readSharedConfig is called.
   const files = [...seen].filter((file) => file !== SHARED_CONFIG);
   const callsShared = files.some((file) => read(file).includes('readSharedConfig('));
-  return callsShared ? [...files, SHARED_CONFIG] : files;
+  const callsTracing = files.some((file) => read(file).includes('readTracingConfig('));
+  return [...files, ...(callsShared ? [SHARED_CONFIG] : []), ...(callsTracing ? [TRACING_CONFIG] : [])];
 }
 
 /** Variables a set of sources reads through the config module's EnvReader. */
@@ -312,8 +314,9 @@ describe('compose files', () => {
       const reads = variablesRead(sourcesReachedFrom(source));
       expect(reads.size, `${name} reads no variable?`).toBeGreaterThan(1);
       const set = Object.keys(environmentOf(svc));
-      // Fault injection switches exist for the reliability suite only.
-      const expected = [...reads].filter((variable) => !variable.includes('_FAULT_'));
+      // Fault injection switches exist for the reliability suite only; of the
+      // standard OpenTelemetry variables the stack sets the endpoint alone.
+      const expected = [...reads].filter((variable) => !variable.includes('_FAULT_') && !(variable.startsWith('OTEL_') && variable !== 'OTEL_EXPORTER_OTLP_ENDPOINT'));
       const unset = expected.filter((variable) => !set.includes(variable));
       const unread = set.filter((variable) => !expected.includes(variable));
       expect(unset, `docker-compose.yml: ${name} should set what its config reads`).toEqual([]);

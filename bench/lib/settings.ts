@@ -39,7 +39,7 @@ export interface BenchSettings {
   burstCount: number;
   /** Redis the BullMQ peer runs on. */
   redisUrl: string;
-  /** Phases to run, in this order: limits, peers, create, create-options, e2e, cload, bulk, burst, drain, failing, watch. */
+  /** Phases to run, in this order: limits, peers, create, create-options, e2e, cload, bulk, burst, drain, failing, watch, telemetry. */
   phases: string[];
   /** When set, measure the task-api already running at this URL instead of starting one. */
   target: string | null;
@@ -51,10 +51,12 @@ export interface BenchSettings {
   gatewayPort: number;
   /** Settings handed to the services, from .env.dev (the deployed defaults). */
   serviceEnv: Record<string, string>;
+  telemetryCount: number;
+  telemetrySampleRatio: number;
 }
 
 const ENV_DEV = fileURLToPath(new URL('../../.env.dev', import.meta.url));
-const PHASES = ['limits', 'peers', 'create', 'create-options', 'e2e', 'cload', 'bulk', 'burst', 'drain', 'failing', 'watch'];
+const PHASES = ['limits', 'peers', 'create', 'create-options', 'e2e', 'cload', 'bulk', 'burst', 'drain', 'failing', 'watch', 'telemetry'];
 
 export function readBenchSettings(env: NodeJS.ProcessEnv = process.env): BenchSettings {
   const dev = readEnvFile(ENV_DEV);
@@ -95,6 +97,10 @@ export function readBenchSettings(env: NodeJS.ProcessEnv = process.env): BenchSe
     }),
     burstCount: int('BENCH_BURST_COUNT', 100_000),
     redisUrl: env.BENCH_REDIS_URL || 'redis://127.0.0.1:6379',
+    // Phase "telemetry" (bench/scenarios/telemetry-overhead.ts): tasks per run, tracing off and on.
+    telemetryCount: int('BENCH_TELEMETRY_COUNT', 2_000),
+    // ...and a third run at this sampling ratio, in percent (0: none).
+    telemetrySampleRatio: int('BENCH_TELEMETRY_SAMPLE_PERCENT', 10) / 100,
     processors: Math.max(1, int('BENCH_PROCESSORS', Number(dev.PROCESSOR_REPLICAS ?? 2))),
     phases: PHASES.filter((p) => phases.includes(p)),
     target,

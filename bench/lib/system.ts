@@ -95,6 +95,10 @@ export class BenchSystem {
         DATABASE_URL: this.options.databaseUrl,
         AMQP_URL: this.options.amqpUrl,
         QUEUE_NAMESPACE: this.options.namespace,
+        // Metrics on free ports: several processors share this machine.
+        TASK_API_METRICS_PORT: '0',
+        PROCESSOR_METRICS_PORT: '0',
+        GATEWAY_METRICS_PORT: '0',
         ...overrides,
       },
       stdio: ['ignore', fd, fd],

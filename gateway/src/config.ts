@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { EnvReader, LOG_LEVELS, type Env, type LogLevel } from '@taskproc/core';
+import { EnvReader, LOG_LEVELS, readTracingConfig, type Env, type LogLevel, type MetricsConfig, type TracingConfig } from '@taskproc/core';
 
 export interface GatewayConfig {
   host: string;
@@ -10,6 +10,10 @@ export interface GatewayConfig {
   logLevel: LogLevel;
   /** The dashboard's built files, served under /ui/ (DEFAULT_UI_DIR when unset). */
   uiDir?: string;
+  /** Prometheus metrics (GATEWAY_METRICS_HOST, GATEWAY_METRICS_PORT; default 127.0.0.1:9462); a free loopback port when omitted. */
+  metrics?: MetricsConfig;
+  /** OpenTelemetry traces over OTLP, on when OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT is set; off when omitted. */
+  tracing?: TracingConfig;
 }
 
 /** dashboard/dist of this checkout, where `make dashboard` builds it. */
@@ -24,5 +28,7 @@ export function readGatewayConfig(env: Env = process.env): Readonly<GatewayConfi
     upstreamUrl: reader.url('GATEWAY_UPSTREAM_URL', ['http:'], 'http://127.0.0.1:50051'),
     logLevel: reader.oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
     uiDir: reader.string('GATEWAY_UI_DIR', DEFAULT_UI_DIR),
+    metrics: { host: reader.string('GATEWAY_METRICS_HOST', '127.0.0.1'), port: reader.integer('GATEWAY_METRICS_PORT', 9462, { min: 0, max: 65535 }) },
+    tracing: readTracingConfig(reader, 'taskproc-gateway'),
   });
 }

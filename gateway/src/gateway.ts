@@ -21,6 +21,8 @@ export interface GatewayDeps {
   routes: RouteTable;
   transport: Transport;
   registry: Registry;
+  /** Wraps the upstream call (its client span; see telemetry.ts). */
+  callUpstream?: <T>(procedure: string, headers: Headers, call: () => Promise<T>) => Promise<T>;
   requestTimeoutMs: number;
 }
 
@@ -61,17 +63,16 @@ export async function handleRestRequest(incoming: IncomingMessage, deps: Gateway
 
   try {
     const method = match.route.method as DescMethod;
+    const headers = upstreamHeaders(incoming);
     if (method.methodKind === 'server_streaming') {
-      const answer = await callServerStream(deps.transport, method as DescMethod & { methodKind: 'server_streaming' }, input, { headers: upstreamHeaders(incoming), signal, registry: deps.registry });
+      const answer = await callServerStream(deps.transport, method as DescMethod & { methodKind: 'server_streaming' }, input, { headers, signal, registry: deps.registry });
       if (answer.kind === 'error') return shapeResponse(request, answer.response);
       return { status: 200, contentType: 'text/event-stream', body: '', frames: shapeFrames(answer.frames) };
     }
     if (method.methodKind !== 'unary') return localReply(404);
-    const transcoded = await callUnary(deps.transport, method as DescMethod & { methodKind: 'unary' }, input, {
-      headers: upstreamHeaders(incoming),
-      timeoutMs: deps.requestTimeoutMs,
-      registry: deps.registry,
-    });
+    const unary = method as DescMethod & { methodKind: 'unary' };
+    const call = () => callUnary(deps.transport, unary, input, { headers, timeoutMs: deps.requestTimeoutMs, registry: deps.registry });
+    const transcoded = await (deps.callUpstream ? deps.callUpstream(`${method.parent.typeName}/${method.name}`, headers, call) : call());
     return shapeResponse(request, transcoded);
   } catch (error) {
     if (error instanceof UpstreamFailure) {

@@ -2,13 +2,14 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { createRegistry, type DescFile } from '@bufbuild/protobuf';
 import { file_taskproc_v1_task } from '@taskproc/contract';
-import { createLogger, type Logger } from '@taskproc/core';
+import { createLogger, createMetricsRegistry, startMetricsServer, startTracing, type Logger } from '@taskproc/core';
 import { DEFAULT_UI_DIR, type GatewayConfig } from './config.js';
 import { handleRestRequest, type GatewayAnswer, type GatewayDeps } from './gateway.js';
 import { writeEventStream } from './event-stream.js';
 import { annotatedServices, envoyIncompatibilities, readRestRoutes } from './http-rules.js';
 import { localReply } from './rest-shape.js';
 import { RouteTable } from './route-table.js';
+import { gatewayTelemetry, type GatewayTelemetry } from './telemetry.js';
 import { REQUEST_TIMEOUT_MS } from './limits.js';
 import { connectUpstream } from './upstream.js';
 import { createConnectPassThrough, isConnectCall } from './connect-passthrough.js';
@@ -35,6 +36,8 @@ export interface RunningGateway {
   /** e.g. http://127.0.0.1:8080 */
   url: string;
   port: number;
+  /** Where Prometheus scrapes this process, e.g. http://127.0.0.1:9462/metrics */
+  metricsUrl: string;
   /** Stops accepting, lets in-flight requests finish (time-boxed), closes the upstream connection. Repeat-safe. */
   close(): Promise<void>;
 }
@@ -49,9 +52,14 @@ export async function startGateway(config: GatewayConfig, options: StartGatewayO
     // Served anyway (response_body is ignored, as if it were unset); Envoy would not start.
     logger.warn({ problem }, 'REST rule Envoy would refuse');
   }
+  const tracing = await startTracing(config.tracing ?? { enabled: false, serviceName: 'taskproc-gateway', tracesUrl: '', headers: {}, sampleRatio: 1, disabledInstrumentations: [] }, logger);
+  const registry = createMetricsRegistry();
+  const routes = new RouteTable(restRoutes);
+  const telemetry = gatewayTelemetry(registry, routes, { tracing: tracing.enabled });
   const upstream = connectUpstream(config.upstreamUrl);
   const deps: GatewayDeps = {
-    routes: new RouteTable(restRoutes),
+    routes,
+    callUpstream: telemetry.callUpstream,
     transport: upstream.transport,
     registry: createRegistry(...files),
     requestTimeoutMs: options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS,
@@ -66,7 +74,7 @@ export async function startGateway(config: GatewayConfig, options: StartGatewayO
   const server = createServer((request, response) => {
     if (isUiPath(request.url)) void logged(ui.serve(request, response), request, logger);
     else if (isConnectCall(request)) void logged(connect.forward(request, response), request, logger);
-    else void serve(request, response, deps, logger, streams);
+    else void serve(request, response, deps, logger, streams, telemetry);
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -81,11 +89,13 @@ export async function startGateway(config: GatewayConfig, options: StartGatewayO
     { host: config.host, port: address.port, upstream: config.upstreamUrl, routes: restRoutes.map((r) => `${r.httpMethod} ${r.template.source}`) },
     'gateway listening',
   );
+  const metrics = await startMetricsServer(registry, config.metrics ?? { host: '127.0.0.1', port: 0 }, logger);
 
   let closing: Promise<void> | undefined;
   return {
     url: `http://${host}:${address.port}`,
     port: address.port,
+    metricsUrl: metrics.url,
     close() {
       closing ??= (async () => {
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
@@ -101,6 +111,8 @@ export async function startGateway(config: GatewayConfig, options: StartGatewayO
         clearInterval(sweep);
         clearTimeout(grace);
         upstream.close();
+        await metrics.close();
+        await tracing.shutdown();
         logger.info('gateway stopped');
       })();
       return closing;
@@ -118,34 +130,44 @@ async function logged(answered: Promise<number>, request: IncomingMessage, logge
   }
 }
 
-async function serve(request: IncomingMessage, response: ServerResponse, deps: GatewayDeps, logger: Logger, streams: Set<AbortController>): Promise<void> {
-  const started = performance.now();
-  const log = logger.child({ method: request.method, path: request.url });
-  const stream = new AbortController();
-  streams.add(stream);
-  response.once('close', () => stream.abort());
-  let answer: GatewayAnswer;
-  try {
-    answer = await handleRestRequest(request, deps, log, stream.signal);
-  } catch (error) {
-    log.error({ err: error }, 'request failed');
-    answer = localReply(500);
-  }
-  if (answer.frames) {
-    await writeEventStream(response, answer.frames, log);
+async function serve(
+  request: IncomingMessage,
+  response: ServerResponse,
+  deps: GatewayDeps,
+  logger: Logger,
+  streams: Set<AbortController>,
+  telemetry: GatewayTelemetry,
+): Promise<void> {
+  await telemetry.serve(request, async () => {
+    const started = performance.now();
+    const log = logger.child({ method: request.method, path: request.url });
+    const stream = new AbortController();
+    streams.add(stream);
+    response.once('close', () => stream.abort());
+    let answer: GatewayAnswer;
+    try {
+      answer = await handleRestRequest(request, deps, log, stream.signal);
+    } catch (error) {
+      log.error({ err: error }, 'request failed');
+      answer = localReply(500);
+    }
+    if (answer.frames) {
+      await writeEventStream(response, answer.frames, log);
+      streams.delete(stream);
+      log.info({ status: answer.status, durationMs: Math.round(performance.now() - started) }, 'event stream ended');
+      return answer.status;
+    }
     streams.delete(stream);
-    log.info({ status: answer.status, durationMs: Math.round(performance.now() - started) }, 'event stream ended');
-    return;
-  }
-  streams.delete(stream);
-  const body = request.method === 'HEAD' ? '' : answer.body;
-  response.writeHead(answer.status, {
-    ...(answer.contentType ? { 'content-type': answer.contentType } : {}),
-    'content-length': Buffer.byteLength(body),
+    const body = request.method === 'HEAD' ? '' : answer.body;
+    response.writeHead(answer.status, {
+      ...(answer.contentType ? { 'content-type': answer.contentType } : {}),
+      'content-length': Buffer.byteLength(body),
+    });
+    response.end(body);
+    if (!request.complete) discardUnreadBody(request);
+    log.info({ status: answer.status, durationMs: Math.round(performance.now() - started) }, 'request');
+    return answer.status;
   });
-  response.end(body);
-  if (!request.complete) discardUnreadBody(request);
-  log.info({ status: answer.status, durationMs: Math.round(performance.now() - started) }, 'request');
 }
 
 // A client whose body was refused unread (413 on its Content-Length, 404) is

@@ -132,6 +132,14 @@ describe('embedded gateway: success responses', () => {
     expect(headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
     expect(headers.get('x-forwarded-for')).toBe('127.0.0.1');
   });
+
+  it("forwards a caller's W3C trace context as it came when tracing is off", async () => {
+    const traceparent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+    await call('GET', `/task/${ID}`, undefined, { traceparent, tracestate: 'vendor=1' });
+    const headers = seen[0]!.headers;
+    expect(headers.get('traceparent')).toBe(traceparent);
+    expect(headers.get('tracestate')).toBe('vendor=1');
+  });
 });
 
 describe('embedded gateway: errors as google.rpc.Status with Envoy status mapping', () => {

@@ -71,9 +71,18 @@ export function interpolate(value: Json, env: Record<string, string | undefined>
   return value;
 }
 
-/** Loads one compose file, interpolated with `env` (default: nothing set). */
-export function loadCompose(path: string, env: Record<string, string | undefined> = {}): ComposeFile {
-  return interpolate(readYaml(path), env) as unknown as ComposeFile;
+/**
+ * Loads one compose file, interpolated with `env` (default: nothing set),
+ * with the services compose starts when `profiles` are active: a service
+ * with a `profiles` list runs only when one of them is (none by default).
+ */
+export function loadCompose(path: string, env: Record<string, string | undefined> = {}, profiles: string[] = []): ComposeFile {
+  const file = interpolate(readYaml(path), env) as unknown as ComposeFile;
+  const services = Object.entries(file.services ?? {}).filter(([, service]) => {
+    const wanted = service.profiles as string[] | undefined;
+    return !wanted || wanted.some((profile) => profiles.includes(profile));
+  });
+  return { ...file, services: Object.fromEntries(services) };
 }
 
 /** The environment of a service as a map, whichever form the file uses. */

@@ -23,3 +23,4 @@ export * from './process/run-service.js';
 export * from './db/database-admin.js';
 export * from './db/task-listing.js';
 export * from './db/task-changes.js';
+export * from './telemetry/index.js';

@@ -1,4 +1,4 @@
-import { ConfigError, EnvReader, readSharedConfig, type Env, type SharedConfig } from '@taskproc/core';
+import { ConfigError, EnvReader, readSharedConfig, readTracingConfig, type Env, type MetricsConfig, type SharedConfig, type TracingConfig } from '@taskproc/core';
 
 export interface ProcessorConfig extends SharedConfig {
   /**
@@ -28,6 +28,10 @@ export interface ProcessorConfig extends SharedConfig {
    * claim instead of being run again.
    */
   taskMaxInterruptions: number;
+  /** Prometheus metrics (PROCESSOR_METRICS_HOST, PROCESSOR_METRICS_PORT; default 127.0.0.1:9470, one port per replica). */
+  metrics: MetricsConfig;
+  /** OpenTelemetry traces over OTLP, on when OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT is set. */
+  tracing: TracingConfig;
 }
 
 /** Reads and validates the processor's settings once, at start. */
@@ -46,6 +50,8 @@ export function readProcessorConfig(env: Env = process.env): Readonly<ProcessorC
     taskRetryBaseMs: reader.integer('TASK_RETRY_BASE_MS', 1_000, { min: 1, max: 86_400_000 }),
     taskRetryMaxMs: reader.integer('TASK_RETRY_MAX_MS', 60_000, { min: 1, max: 604_800_000 }),
     taskMaxInterruptions: reader.integer('TASK_MAX_INTERRUPTIONS', 5, { min: 1, max: 1_000 }),
+    metrics: { host: reader.string('PROCESSOR_METRICS_HOST', '127.0.0.1'), port: reader.integer('PROCESSOR_METRICS_PORT', 9470, { min: 0, max: 65535 }) },
+    tracing: readTracingConfig(reader, 'taskproc-processor'),
   });
   const problems: string[] = [];
   // A task processing for longer than the stale period is taken as lost and

@@ -1,9 +1,11 @@
-import { createLogger, databaseTimeouts, openOrm, taskTopology, TaskFailureStore, TaskStore, type Logger } from '@taskproc/core';
+import { createLogger, createMetricsRegistry, databaseTimeouts, openOrm, startMetricsServer, startTracing, taskStoreMetrics, taskTopology, TaskFailureStore, TaskStore, type Logger } from '@taskproc/core';
 import type { TaskHandler } from '@taskproc/handler';
 import { CancellationListener } from './cancellation/cancellation-listener.js';
 import { abortDrainMs, shutdownBudgetMs, SHUTDOWN_CLOSE_STEP_MS, type ProcessorConfig } from './config.js';
 import { ProcessorEvents } from './events.js';
 import { TaskConsumer } from './messaging/task-consumer.js';
+import { tracedHandler, tracedSteps } from './telemetry/message-tracing.js';
+import { processorMetrics } from './telemetry/processor-metrics.js';
 import { RunningTasks } from './tasks/running-tasks.js';
 import { batchedSteps } from './tasks/batched-steps.js';
 import { waitingHandler } from './tasks/default-handler.js';
@@ -18,6 +20,8 @@ export { ProcessorEvents } from './events.js';
 export interface Processor {
   /** What the processor reports as it works (claims, aborts, settlements, reconnects). */
   readonly events: ProcessorEvents;
+  /** Where Prometheus scrapes this process, e.g. http://127.0.0.1:9470/metrics */
+  readonly metricsUrl: string;
   /** Messages being handled now, and the most ever handled at once. */
   stats(): { inFlight: number; peakInFlight: number };
   /**
@@ -54,11 +58,13 @@ export async function startProcessor(
 ): Promise<Processor> {
   const handler = options.handler ?? (config.taskHandler ? await loadHandler(config.taskHandler) : waitingHandler(config.processingDurationMs));
   logger.info({ handler: config.taskHandler ?? `default (wait ${config.processingDurationMs} ms)` }, 'task handler loaded');
+  const tracing = await startTracing(config.tracing, logger);
+  const registry = createMetricsRegistry();
   const orm = await openOrm({ databaseUrl: config.databaseUrl, poolSize: config.databasePoolSize, timeouts: databaseTimeouts(config), logger });
-  const store = new TaskStore(orm, { staleAfterMs: config.taskStaleAfterMs });
+  const store = new TaskStore(orm, { staleAfterMs: config.taskStaleAfterMs, observer: taskStoreMetrics(registry) });
   const events = new ProcessorEvents();
   const running = new RunningTasks();
-  const steps = batchedSteps(store, new TaskFailureStore(orm), STEP_BATCHES);
+  const steps = tracedSteps(batchedSteps(store, new TaskFailureStore(orm), STEP_BATCHES), { tracing: tracing.enabled });
   const runner = new TaskRunner({
     store: steps,
     running,
@@ -88,17 +94,23 @@ export async function startProcessor(
       events.emit('listener-connected');
     },
   });
+  const topology = taskTopology(config.queueNamespace, config.queueDeliveryLimit);
+  const metrics = processorMetrics(registry, { events, store, prefetch: config.prefetch, inFlight: () => consumer.inFlightCount });
+  const handle = tracedHandler((message, deadLetter) => runner.handle(message, metrics.countDeadLetters(deadLetter)), {
+    tracing: tracing.enabled,
+    queue: topology.taskQueue,
+  });
   const consumer = new TaskConsumer({
     amqpUrl: config.amqpUrl,
     connectTimeoutMs: config.amqpConnectTimeoutMs,
     confirmTimeoutMs: config.amqpConfirmTimeoutMs,
     abortDrainMs: abortDrainMs(config),
     closeTimeoutMs: SHUTDOWN_CLOSE_STEP_MS,
-    topology: taskTopology(config.queueNamespace, config.queueDeliveryLimit),
+    topology,
     prefetch: config.prefetch,
     logger,
     events,
-    handle: (message, deadLetter) => runner.handle(message, deadLetter),
+    handle,
     onChannelLost: () => running.abortAll('channel-lost'),
   });
 
@@ -131,10 +143,12 @@ export async function startProcessor(
   await listener.ready;
   consumer.start();
   await consumer.ready;
+  const metricsServer = await startMetricsServer(registry, config.metrics, logger);
 
   let closing: Promise<void> | null = null;
   return {
     events,
+    metricsUrl: metricsServer.url,
     stats: () => ({ inFlight: consumer.inFlightCount, peakInFlight: consumer.peakInFlight }),
     close: () =>
       (closing ??= (async () => {
@@ -143,6 +157,8 @@ export async function startProcessor(
         await listener.close();
         // An unreachable database would hold the pool's goodbye to each connection.
         await closeWithin(orm.close(), SHUTDOWN_CLOSE_STEP_MS, logger);
+        await metricsServer.close();
+        await tracing.shutdown();
         logger.info('stopped');
       })()),
   };

@@ -3,22 +3,30 @@ import {
   TaskFailureStore,
   TaskStore,
   createLogger,
+  createMetricsRegistry,
   databaseTimeouts,
   openOrm,
   sleep,
+  startMetricsServer,
+  startTracing,
+  taskStoreMetrics,
   taskTopology,
   type Logger,
 } from '@taskproc/core';
 import type { TaskApiConfig } from './config.js';
+import { tracedCreate } from './create-tracing.js';
 import { createDatabaseProbe } from './database-probe.js';
 import { createGroupCommit, groupCommitSettings } from './group-commit.js';
 import { IdempotencyKeyCleanup } from './idempotency-key-cleanup.js';
 import { requestInterceptor } from './interceptors.js';
+import { outboxGauges } from './outbox-gauges.js';
 import { OutboxDueListener } from './outbox-due-listener.js';
 import { OutboxRelay } from './outbox-relay.js';
 import { createReadinessProbe } from './readiness.js';
+import { relayTelemetry } from './relay-telemetry.js';
 import { requestDeadlineInterceptor } from './request-deadline.js';
 import { createRoutes } from './routes.js';
+import { rpcTelemetryInterceptor } from './rpc-telemetry.js';
 import { createDualProtocolServer, type DualProtocolHandler } from './server.js';
 import { StaleTaskSweeper } from './stale-task-sweeper.js';
 import { markInvalidUtf8InBinaryStrings, strictJsonTextDecoder } from './utf8.js';
@@ -34,6 +42,8 @@ export interface RunningTaskApi {
   /** Base URL of the ConnectRPC server, e.g. http://127.0.0.1:50051 */
   url: string;
   port: number;
+  /** Where Prometheus scrapes this process, e.g. http://127.0.0.1:9461/metrics */
+  metricsUrl: string;
   /** Ordered, repeat-safe shutdown: stop accepting, drain requests, stop the relay, close the ORM. */
   close(): Promise<void>;
   /** Watch streams, their buffers and the listening connection (docs/watching.md). */
@@ -50,13 +60,16 @@ const ORM_CLOSE_TIMEOUT_MS = 2_000;
 /** Starts the task-api: ORM, outbox relay and the ConnectRPC server on one port. */
 export async function startTaskApi(config: TaskApiConfig, logger: Logger = createLogger('task-api', config.logLevel)): Promise<RunningTaskApi> {
   markInvalidUtf8InBinaryStrings();
+  const tracing = await startTracing(config.tracing, logger);
+  const registry = createMetricsRegistry();
   const orm = await openOrm({
     databaseUrl: config.databaseUrl,
     poolSize: config.databasePoolSize,
     timeouts: databaseTimeouts(config),
     logger,
   });
-  const store = new TaskStore(orm, { staleAfterMs: config.taskStaleAfterMs, idempotencyKeyLifetimeMs: config.idempotencyKeyLifetimeMs });
+  const store = new TaskStore(orm, { staleAfterMs: config.taskStaleAfterMs, idempotencyKeyLifetimeMs: config.idempotencyKeyLifetimeMs, observer: taskStoreMetrics(registry) });
+  outboxGauges(registry, orm);
   const topology = taskTopology(config.queueNamespace, config.queueDeliveryLimit);
   const relay = new OutboxRelay(
     orm,
@@ -67,6 +80,7 @@ export async function startTaskApi(config: TaskApiConfig, logger: Logger = creat
       pollIntervalMs: config.outboxPollIntervalMs,
       connectTimeoutMs: config.amqpConnectTimeoutMs,
       confirmTimeoutMs: config.amqpConfirmTimeoutMs,
+      telemetry: relayTelemetry(registry, { tracing: tracing.enabled }),
     },
     logger.child({ component: 'outbox-relay' }),
   );
@@ -115,7 +129,7 @@ export async function startTaskApi(config: TaskApiConfig, logger: Logger = creat
       {
         store,
         failures: new TaskFailureStore(orm),
-        createTask: createGroupCommit(store, groupCommitSettings(config)),
+        createTask: tracedCreate(createGroupCommit(store, groupCommitSettings(config)), { tracing: tracing.enabled }),
         createTasks: (items) => store.createTasksAtomically(items),
         onTaskCommitted,
         probeDatabase,
@@ -126,7 +140,7 @@ export async function startTaskApi(config: TaskApiConfig, logger: Logger = creat
     ),
     contextValues: (request) => createContextValues().set(nodeRequestKey, request),
     // Outermost first: the deadline's UNAVAILABLE is mapped and logged like any other error.
-    interceptors: [requestInterceptor(logger), requestDeadlineInterceptor(config.requestTimeoutMs)],
+    interceptors: [rpcTelemetryInterceptor(registry, { tracing: tracing.enabled }), requestInterceptor(logger), requestDeadlineInterceptor(config.requestTimeoutMs)],
     readMaxBytes: READ_MAX_BYTES,
     // connect-node passes these to its JSON serialization; the type omits the decoder.
     jsonOptions: { textDecoder: strictJsonTextDecoder } as Parameters<typeof connectNodeAdapter>[0]['jsonOptions'],
@@ -135,11 +149,13 @@ export async function startTaskApi(config: TaskApiConfig, logger: Logger = creat
   const address = await server.listen(config.port, config.host);
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   logger.info({ port: address.port, host: config.host }, 'task-api listening (gRPC, gRPC-Web, Connect)');
+  const metrics = await startMetricsServer(registry, config.metrics, logger);
 
   let closing: Promise<void> | null = null;
   return {
     url: `http://${host}:${address.port}`,
     port: address.port,
+    metricsUrl: metrics.url,
     watchStats: watching.stats,
     close() {
       closing ??= (async () => {
@@ -156,6 +172,8 @@ export async function startTaskApi(config: TaskApiConfig, logger: Logger = creat
         // An unreachable database would hold the pool's goodbye to each connection.
         const gaveUp = new AbortController();
         await Promise.race([orm.close().finally(() => gaveUp.abort()), sleep(ORM_CLOSE_TIMEOUT_MS, gaveUp.signal)]).catch(() => undefined);
+        await metrics.close();
+        await tracing.shutdown();
         logger.info('task-api stopped');
       })();
       return closing;

@@ -1,4 +1,4 @@
-import { EnvReader, readSharedConfig, type Env, type SharedConfig } from '@taskproc/core';
+import { EnvReader, readSharedConfig, readTracingConfig, type Env, type MetricsConfig, type SharedConfig, type TracingConfig } from '@taskproc/core';
 
 export interface TaskApiConfig extends SharedConfig {
   host: string;
@@ -34,6 +34,10 @@ export interface TaskApiConfig extends SharedConfig {
   faultExitAfterCommit: boolean;
   /** Listing and watching (docs/watching.md). */
   watching: WatchingConfig;
+  /** Prometheus metrics (TASK_API_METRICS_HOST, TASK_API_METRICS_PORT; default 127.0.0.1:9461). */
+  metrics: MetricsConfig;
+  /** OpenTelemetry traces over OTLP, on when OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT is set. */
+  tracing: TracingConfig;
 }
 
 export interface WatchingConfig {
@@ -68,6 +72,8 @@ export function readTaskApiConfig(env: Env = process.env): Readonly<TaskApiConfi
     shutdownGraceMs: reader.integer('TASK_API_SHUTDOWN_GRACE_MS', 10_000, { min: 0, max: 300_000 }),
     faultExitAfterCommit: reader.boolean('TASK_API_FAULT_EXIT_AFTER_COMMIT', false),
     watching: readWatchingConfig(reader),
+    metrics: { host: reader.string('TASK_API_METRICS_HOST', '127.0.0.1'), port: reader.integer('TASK_API_METRICS_PORT', 9461, { min: 0, max: 65535 }) },
+    tracing: readTracingConfig(reader, 'taskproc-task-api'),
   });
 }
 

@@ -14,6 +14,7 @@ import {
   type TaskTopology,
 } from '@taskproc/core';
 import { describeBrokerFailure, UnroutableError } from './broker-failure.js';
+import { NO_RELAY_TELEMETRY, type RelayTelemetry } from './relay-telemetry.js';
 
 export interface OutboxRelaySettings {
   amqpUrl: string;
@@ -30,6 +31,8 @@ export interface OutboxRelaySettings {
    * for the batch in flight) for long.
    */
   confirmTimeoutMs: number;
+  /** Metrics and trace spans of each batch (see relay-telemetry.ts); none by default. */
+  telemetry?: RelayTelemetry;
 }
 
 /** Whether the relay can publish now, and if not, why (for readiness and the log). */
@@ -212,44 +215,55 @@ export class OutboxRelay {
       // both conditions are index conditions on outbox_not_before_idx. The
       // last row (id null) carries the next due time; the min() reads the
       // snapshot from before the delete, which changes no future entry.
-      const { rows } = await tx.raw<{ rows: { id: string | null; task_id: string | null; next_due_in_ms: number | null }[] }>(
+      const { rows } = await tx.raw<{ rows: { id: string | null; task_id: string | null; trace_context: string | null; created_ms: number | null; next_due_in_ms: number | null }[] }>(
         `with taken as (
            delete from outbox
             where id in (select id from outbox where not_before <= statement_timestamp()
                           order by id limit ? for update skip locked)
-            returning id, task_id)
-         select id, task_id, null::float8 as next_due_in_ms from taken
+            returning id, task_id, trace_context, (extract(epoch from created_at) * 1000)::float8 as created_ms)
+         select id, task_id, trace_context, created_ms, null::float8 as next_due_in_ms from taken
          union all
-         select null, null, extract(epoch from min(not_before) - statement_timestamp())::float8 * 1000
+         select null, null, null, null, extract(epoch from min(not_before) - statement_timestamp())::float8 * 1000
            from outbox where not_before > statement_timestamp()`,
         [this.settings.batchSize],
       );
       const next = rows.find((row) => row.id === null)?.next_due_in_ms ?? null;
       const nextDueInMs = next === null ? null : Math.ceil(Number(next));
-      const entries = rows.filter((row): row is { id: string; task_id: string; next_due_in_ms: null } => row.id !== null);
+      const entries = rows.filter((row): row is { id: string; task_id: string; trace_context: string | null; created_ms: number; next_due_in_ms: null } => row.id !== null);
       if (entries.length === 0) return { published: 0, nextDueInMs };
       // RETURNING keeps no order; publish in the order the tasks were queued.
       entries.sort((a, b) => Number(BigInt(a.id) - BigInt(b.id)));
+      const batch = (this.settings.telemetry ?? NO_RELAY_TELEMETRY).batch(this.settings.topology.taskQueue, entries);
       const returned: string[] = [];
       const onReturn = (message: Message) => returned.push(String(message.properties.messageId));
       channel.on('return', onReturn);
       try {
-        for (const { task_id: taskId } of entries) {
+        entries.forEach(({ task_id: taskId }, i) => {
           channel.sendToQueue(this.settings.topology.taskQueue, encodeTaskMessage(taskId), {
             persistent: true,
             mandatory: true,
             contentType: TASK_MESSAGE_CONTENT_TYPE,
             messageId: taskId,
+            headers: batch.headers(i),
           });
-        }
+        });
+        batch.sent();
         await this.confirmed(channel);
+      } catch (error) {
+        batch.failed(error);
+        throw error;
       } finally {
         channel.off('return', onReturn);
       }
       // The broker sends a return before the confirm of the same message, so
       // every return of this batch has arrived by now. One unroutable message
       // means the queue is gone for all: roll the whole batch back.
-      if (returned.length > 0) throw new UnroutableError(this.settings.topology.taskQueue, returned.length);
+      if (returned.length > 0) {
+        const unroutable = new UnroutableError(this.settings.topology.taskQueue, returned.length);
+        batch.failed(unroutable);
+        throw unroutable;
+      }
+      batch.confirmed();
       this.logger.debug({ count: entries.length }, 'published outbox entries');
       return { published: entries.length, nextDueInMs };
     });

@@ -39,6 +39,18 @@ export class EnvReader {
     return value;
   }
 
+  /** A decimal number from `min` to `max` (e.g. a sampling ratio). */
+  number(name: string, fallback: number, range: { min: number; max: number }): number {
+    const raw = this.env[name];
+    if (raw === undefined || raw === '') return fallback;
+    const value = Number(raw);
+    if (!/^\s*-?(\d+\.?\d*|\.\d+)\s*$/.test(raw) || value < range.min || value > range.max) {
+      this.problems.push(`${name} must be a number from ${range.min} to ${range.max}, got ${JSON.stringify(raw)}`);
+      return fallback;
+    }
+    return value;
+  }
+
   url(name: string, protocols: string[], fallback?: string): string {
     const raw = this.string(name, fallback);
     if (raw === '') return raw;

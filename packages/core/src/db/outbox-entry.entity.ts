@@ -13,6 +13,8 @@ export interface OutboxEntry {
   createdAt: Opt<string>;
   /** The entry is not published before this time (a scheduled task, or a retry's backoff). */
   notBefore: Opt<string>;
+  /** W3C trace context of the create that wrote the entry (JSON), or null. */
+  traceContext?: string | null;
 }
 
 export const OutboxEntrySchema = new EntitySchema<OutboxEntry>({
@@ -24,5 +26,6 @@ export const OutboxEntrySchema = new EntitySchema<OutboxEntry>({
     task: { kind: 'm:1', entity: 'Task', fieldName: 'task_id', deleteRule: 'cascade' },
     createdAt: { type: MicrosTimestampType, fieldName: 'created_at', defaultRaw: 'clock_timestamp()' },
     notBefore: { type: MicrosTimestampType, fieldName: 'not_before', defaultRaw: 'clock_timestamp()' },
+    traceContext: { type: 'text', fieldName: 'trace_context', nullable: true },
   },
 });

@@ -11,6 +11,8 @@ export interface NewTask {
   requestId?: string;
   /** Canonical timestamp (six fractional digits, Z) before which the task is not published; absent for at once. */
   scheduleTime?: string;
+  /** W3C trace context of the create, stored with its outbox entry so the publish continues the trace; absent for none. */
+  traceContext?: string | null;
 }
 
 /**
@@ -53,7 +55,7 @@ export const DEFAULT_TENANT = 'default';
 const CREATE_TASKS_SQL = `
   with input as (
     select * from json_to_recordset(?::json)
-      as x(ord int, id uuid, content text, schedule_time timestamptz, request_id text, hash text)),
+      as x(ord int, id uuid, content text, schedule_time timestamptz, request_id text, hash text, trace_context text)),
   keyed as (
     insert into idempotency_key as k (tenant, request_id, content_hash, task_id, expires_at)
     select distinct on (request_id) ?, request_id, decode(hash, 'hex'), id, clock_timestamp() + ?::interval
@@ -73,8 +75,8 @@ const CREATE_TASKS_SQL = `
     select id, content, 'pending', 0, schedule_time from fresh order by ord
     returning *),
   o as (
-    insert into outbox (task_id, not_before)
-    select id, greatest(schedule_time, clock_timestamp()) from t)
+    insert into outbox (task_id, not_before, trace_context)
+    select t.id, greatest(t.schedule_time, clock_timestamp()), i.trace_context from t join input i on i.id = t.id)
   select i.ord, k.task_id as key_task_id, (k.content_hash = decode(i.hash, 'hex')) as same_content, t.*
     from input i
     left join keyed k on k.request_id = i.request_id
@@ -98,6 +100,7 @@ export async function createTasks(
     schedule_time: item.scheduleTime ?? null,
     request_id: item.requestId ?? null,
     hash: item.requestId === undefined ? null : contentHash(item),
+    trace_context: item.traceContext ?? null,
   }));
   const rows = await execute(CREATE_TASKS_SQL, [JSON.stringify(input), tenant, `${keyLifetimeMs} milliseconds`]);
   const byOrd = new Map(rows.map((row) => [Number(row.ord), row]));

@@ -1,8 +1,9 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { FailedPreconditionError, NotFoundError } from '../errors.js';
-import { CANCELABLE_STATUSES } from '../status.js';
+import { CANCELABLE_STATUSES, type TaskStatusName } from '../status.js';
 import { translateDatabaseError } from './database-errors.js';
+import { fromDatabaseTimestamp } from './micros-timestamp.type.js';
 import { createTasks, deleteExpiredKeys, tasksOrConflict, type CreateOutcome, type NewTask } from './task-creation.js';
 import { taskFromRow } from './task-row.js';
 import { TaskSchema, type Task } from './task.entity.js';
@@ -30,6 +31,19 @@ export interface TaskStoreOptions {
   staleAfterMs?: number;
   /** How long a request_id stays bound to the task it created (24 h unless a test shortens it). */
   idempotencyKeyLifetimeMs?: number;
+  /** Told of every create and change of status this store committed (metrics); see TaskStoreObserver. */
+  observer?: TaskStoreObserver;
+}
+
+/**
+ * What the store committed, told once per statement by the process that
+ * issued it, right after the commit: so counts summed over every replica
+ * equal what the database holds, each change counted once.
+ */
+export interface TaskStoreObserver {
+  created(tasks: readonly Task[]): void;
+  /** Tasks that just reached `status` (their updatedAt is the commit's time). */
+  transitioned(status: TaskStatusName, tasks: readonly Pick<Task, 'createdAt' | 'updatedAt' | 'attempt'>[]): void;
 }
 
 const DEFAULT_STALE_AFTER_MS = 300_000;
@@ -38,6 +52,7 @@ export const DEFAULT_IDEMPOTENCY_KEY_LIFETIME_MS = 86_400_000;
 export class TaskStore {
   private readonly staleAfter: string;
   private readonly keyLifetimeMs: number;
+  private readonly observer: TaskStoreObserver | undefined;
 
   constructor(
     private readonly orm: MikroORM,
@@ -45,6 +60,7 @@ export class TaskStore {
   ) {
     this.staleAfter = `${options.staleAfterMs ?? DEFAULT_STALE_AFTER_MS} milliseconds`;
     this.keyLifetimeMs = options.idempotencyKeyLifetimeMs ?? DEFAULT_IDEMPOTENCY_KEY_LIFETIME_MS;
+    this.observer = options.observer;
   }
 
   /**
@@ -60,10 +76,11 @@ export class TaskStore {
    * content in a single statement (so all commit together or none does) and
    * returns the tasks in the order of `contents`. A lone create takes the
    * same statement: one round trip, where BEGIN, two INSERTs and COMMIT took
-   * four.
+   * four. `traceContexts` (one per content, or none) go into the outbox
+   * entries, so the publish continues each create's trace.
    */
-  async createManyWithOutboxEntries(contents: string[]): Promise<Task[]> {
-    const outcomes = await this.createTasks(contents.map((content) => ({ content })));
+  async createManyWithOutboxEntries(contents: string[], traceContexts: readonly (string | null)[] = []): Promise<Task[]> {
+    const outcomes = await this.createTasks(contents.map((content, i) => ({ content, traceContext: traceContexts[i] ?? null })));
     return outcomes.map((outcome) => {
       if (outcome.kind === 'conflict') throw new Error('a create without request_id met a conflict');
       return outcome.task;
@@ -77,7 +94,9 @@ export class TaskStore {
    * content creates nothing and gets a conflict; the others are created.
    */
   async createTasks(items: readonly NewTask[]): Promise<CreateOutcome[]> {
-    return this.run((em) => createTasks((sql, params) => em.getConnection().execute(sql, params, 'all'), items, this.keyLifetimeMs));
+    const outcomes = await this.run((em) => createTasks((sql, params) => em.getConnection().execute(sql, params, 'all'), items, this.keyLifetimeMs));
+    this.observeCreated(outcomes);
+    return outcomes;
   }
 
   /**
@@ -88,14 +107,22 @@ export class TaskStore {
   async createTasksAtomically(items: readonly NewTask[]): Promise<Task[]> {
     try {
       // A knex transaction, not em.transactional (see OutboxRelay.publishBatch).
-      return await this.orm.em.getConnection().getKnex().transaction(async (tx) => {
+      const tasks = await this.orm.em.getConnection().getKnex().transaction(async (tx) => {
         const execute = async (sql: string, params: unknown[]) =>
           (await tx.raw<{ rows: Record<string, unknown>[] }>(sql, params as never[])).rows;
         return tasksOrConflict(await createTasks(execute, items, this.keyLifetimeMs));
       });
+      this.observer?.created(tasks);
+      return tasks;
     } catch (error) {
       throw translateDatabaseError(error);
     }
+  }
+
+  /** Tells the observer of the tasks a create statement inserted (not those a repeated request_id answered with). */
+  private observeCreated(outcomes: readonly CreateOutcome[]): void {
+    const created = outcomes.flatMap((outcome) => (outcome.kind === 'created' ? [outcome.task] : []));
+    if (created.length > 0) this.observer?.created(created);
   }
 
   /** Deletes up to `limit` expired idempotency keys without waiting on creates; returns how many. */
@@ -126,7 +153,11 @@ export class TaskStore {
         where id = ? and status = any(?::text[]) returning *`,
       [id, `{${CANCELABLE_STATUSES.join(',')}}`],
     );
-    if (row) return taskFromRow(row);
+    if (row) {
+      const task = taskFromRow(row);
+      this.observer?.transitioned('canceled', [task]);
+      return task;
+    }
     const current = await this.find(id);
     if (!current) throw new NotFoundError(`task ${id} not found`);
     throw new FailedPreconditionError(`task ${id} is already ${current.status} and cannot be canceled`);
@@ -169,6 +200,7 @@ export class TaskStore {
       [`{${ids.join(',')}}`, options.reclaim, this.staleAfter],
     );
     const claimed = new Map(rows.map((row) => [String(row.id), row]));
+    if (rows.length > 0) this.observer?.transitioned('processing', rows.map(taskFromRow));
     return ids.map((id) => {
       // PostgreSQL returns ids in lower case; a message may carry upper case.
       const row = claimed.get(id.toLowerCase());
@@ -189,9 +221,10 @@ export class TaskStore {
       `update task set status = 'completed', updated_at = clock_timestamp()
          from json_to_recordset(?::json) as held(id uuid, attempt int)
         where task.id = held.id and task.status = 'processing' and task.attempt = held.attempt
-        returning task.id, task.attempt`,
+        returning task.id, task.attempt, task.created_at, task.updated_at`,
       [JSON.stringify(items)],
     );
+    if (rows.length > 0) this.observer?.transitioned('completed', rows.map(timesFromRow));
     const completed = new Set(rows.map((row) => `${String(row.id)}/${String(row.attempt)}`));
     return items.map((i) => completed.delete(`${i.id.toLowerCase()}/${i.attempt}`));
   }
@@ -236,4 +269,12 @@ export class TaskStore {
       throw translateDatabaseError(error);
     }
   }
+}
+
+function timesFromRow(row: Record<string, unknown>): Pick<Task, 'createdAt' | 'updatedAt' | 'attempt'> {
+  return {
+    createdAt: fromDatabaseTimestamp(row.created_at as string | Date)!,
+    updatedAt: fromDatabaseTimestamp(row.updated_at as string | Date | null),
+    attempt: Number(row.attempt),
+  };
 }

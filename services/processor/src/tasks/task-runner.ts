@@ -9,6 +9,7 @@ import { failureMessage } from './failure-message.js';
 import { runAttempt } from './run-attempt.js';
 import type { RunningDelivery, RunningTasks } from './running-tasks.js';
 import { untilRecorded } from './until-recorded.js';
+import { workSpan } from '../telemetry/message-tracing.js';
 
 // Pause before returning a message after an unexpected failure: 0.5 s after
 // the first delivery, doubling up to 10 s.
@@ -129,7 +130,7 @@ export class TaskRunner {
     this.deps.events.emit('claimed', { taskId, attempt: claim.attempt });
 
     const { task } = claim;
-    const result = await runAttempt(
+    const result = await workSpan(taskId, claim.attempt, () => runAttempt(
       this.deps.handler,
       { id: task.id, content: task.content, createdAt: task.createdAt },
       {
@@ -140,7 +141,7 @@ export class TaskRunner {
         timeoutMs: this.deps.policy.timeoutMs,
         logger: attemptLogger,
       },
-    );
+    ));
     if (!result.ok) return this.recordFailure(taskId, claim, result.error, signal, attemptLogger);
 
     const completed = await untilRecorded(() => store.completeIfHeld(taskId, claim.attempt), signal, logger, 'completion');

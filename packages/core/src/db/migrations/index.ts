@@ -5,6 +5,7 @@ import { Migration20261128154000_stale_tasks } from './Migration20261128154000_s
 import { Migration20261201090000_round2_contract } from './Migration20261201090000_round2_contract.js';
 import { Migration20261201092000_failures } from './Migration20261201092000_failures.js';
 import { Migration20261201093000_idempotency } from './Migration20261201093000_idempotency.js';
+import { Migration20261201094000_trace_context } from './Migration20261201094000_trace_context.js';
 
 /** Every migration, oldest first. A new migration file is added here too. */
 export const migrations: MigrationObject[] = [
@@ -14,4 +15,5 @@ export const migrations: MigrationObject[] = [
   { name: 'Migration20261201090000_round2_contract', class: Migration20261201090000_round2_contract },
   { name: 'Migration20261201092000_failures', class: Migration20261201092000_failures },
   { name: 'Migration20261201093000_idempotency', class: Migration20261201093000_idempotency },
+  { name: 'Migration20261201094000_trace_context', class: Migration20261201094000_trace_context },
 ];
