@@ -90,7 +90,15 @@ export function createConnectPassThrough(upstreamUrl: string): ConnectPassThroug
           for (const name of HOP_HEADERS) delete headers[name];
           response.writeHead(answer.statusCode ?? 502, headers);
           response.flushHeaders();
-          answer.on('data', (chunk: Buffer) => response.write(chunk));
+          // Backpressure: a browser that stops reading pauses the upstream
+          // stream, so task-api's bounded per-watcher buffer (not this
+          // process's memory) decides when a slow watcher is cut off.
+          answer.on('data', (chunk: Buffer) => {
+            if (!response.write(chunk)) {
+              answer.pause();
+              response.once('drain', () => answer.resume());
+            }
+          });
           answer.on('end', () => {
             response.end();
             finish(answer.statusCode ?? 502);

@@ -1,6 +1,10 @@
 import type { ServerResponse } from 'node:http';
 import type { Logger } from '@taskproc/core';
 
+// A client that holds its connection open but reads nothing for this long is
+// cut off: it would otherwise pin this handler and its socket for good.
+const STALLED_READER_MS = 300_000;
+
 /**
  * Writes a Server-Sent Events answer: headers at once, then each frame as it
  * comes, waiting for the client to read (a client that stops reading holds
@@ -31,7 +35,12 @@ export async function writeEventStream(response: ServerResponse, frames: AsyncIt
 
 function drained(response: ServerResponse): Promise<void> {
   return new Promise((resolve) => {
+    const stalled = setTimeout(() => {
+      response.destroy();
+      done();
+    }, STALLED_READER_MS);
     const done = () => {
+      clearTimeout(stalled);
       response.off('drain', done);
       response.off('close', done);
       resolve();

@@ -51,7 +51,7 @@ function statusWord(status: string): string {
 
 /** GET /tasks with a status filter (the enum name: every gateway's transcoding takes it). */
 async function listOverRest(status: string, pageSize: number, pageToken = ''): Promise<{ ids: string[]; next: string }> {
-  const query = new URLSearchParams({ status: `TASK_STATUS_${status.toUpperCase()}`, page_size: String(pageSize) });
+  const query = new URLSearchParams({ status, page_size: String(pageSize) });
   if (pageToken) query.set('page_token', pageToken);
   const answer = await rest.send('GET', `/tasks?${query}`);
   expect(answer.status, answer.text).toBe(200);

@@ -169,6 +169,9 @@ for _, case in ipairs(fixtures.bodyFields) do
   else
     check(case.name .. " [envoy fields] passes", responded == nil)
     same(case.name .. " [envoy fields] body untouched", handle:final_body(), request.body)
+  end
+end
+
 for _, case in ipairs(fixtures.sseFrames) do
   same(case.name .. " [rule] sse frame", rest_shape.shape_sse_frame(case.frame), case.expected)
 end

@@ -85,15 +85,21 @@ describe('crash-loop cap', () => {
       await crashUntilFinal(harness, task.id, { TASK_MAX_INTERRUPTIONS: '4' });
 
       expect(await harness.statusOf(task.id)).toBe('failed');
-      const deadLettered = (await harness.drainDeadLetters()).length;
-      expect(deadLettered).toBeGreaterThan(0); // the loop did go through the dead-letter queue
-      expect(deadLettered).toBeLessThanOrEqual(4);
-      // A failed task is final: the sweeper never queues it again.
-      const [{ n }] = (await harness.db.query<{ n: number }>(
-        `select count(*)::int as n from task where id = $1 and status in ('pending', 'processing')`,
-        [task.id],
-      )) as [{ n: number }];
-      expect(n).toBe(0);
+      // The loop did go through the dead-letter queue. How many copies it
+      // left there depends on how often the sweeper ran while processors
+      // restarted (a loaded machine restarts them slowly); what the cap
+      // promises is that the queue stops growing once the task is failed.
+      expect((await harness.drainDeadLetters()).length).toBeGreaterThan(0);
+      // Over three stale periods (several sweeps) nothing queues the failed
+      // task again: no outbox entry, no message, no new dead letter.
+      const quietUntil = Date.now() + 3_000;
+      while (Date.now() < quietUntil) {
+        const [{ n }] = (await harness.db.query<{ n: number }>(`select count(*)::int as n from outbox where task_id = $1`, [task.id])) as [{ n: number }];
+        expect(n).toBe(0);
+        expect(await harness.readyMessages()).toBe(0);
+        expect(await harness.drainDeadLetters()).toEqual([]);
+        expect(await harness.statusOf(task.id)).toBe('failed');
+      }
     } finally {
       await api.close();
     }

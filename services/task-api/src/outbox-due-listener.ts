@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { backoffDelay, sleep, type Logger } from '@taskproc/core';
+import { destroySocket, endWithin } from './pg-client-close.js';
 
 /**
  * The channel an insert into the outbox notifies when its earliest entry is
@@ -113,17 +114,4 @@ export class OutboxDueListener {
       await endWithin(client, this.options.closeTimeoutMs);
     }
   }
-}
-
-/** Ends a client, cutting its socket when the server does not answer within `ms`. */
-async function endWithin(client: pg.Client, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), ms)));
-  const outcome = await Promise.race([client.end().then(() => 'ended', () => 'ended'), late]);
-  clearTimeout(timer);
-  if (outcome === 'late') destroySocket(client);
-}
-
-function destroySocket(client: pg.Client): void {
-  (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
 }

@@ -48,7 +48,9 @@ export const DEFAULT_TENANT = 'default';
  *    an expired one is taken over by this create.
  * 2. `fresh` is every item without a key, or whose key now names the task id
  *    proposed for it: only these insert a task and an outbox entry, whose
- *    not_before is the schedule time (a past time means now).
+ *    not_before is the schedule time (a past time means now). The task's
+ *    queued_at is that time too, so neither the stale-task sweeper nor a
+ *    stray message can start it early (see TaskStore.claimMany).
  * 3. Each item's row says whether its task was inserted, and otherwise which
  *    task holds its key and whether the content hashes match.
  */
@@ -71,8 +73,8 @@ const CREATE_TASKS_SQL = `
     select i.* from input i left join keyed k on k.request_id = i.request_id
      where i.request_id is null or k.task_id = i.id),
   t as (
-    insert into task (id, content, status, attempt, schedule_time)
-    select id, content, 'pending', 0, schedule_time from fresh order by ord
+    insert into task (id, content, status, attempt, schedule_time, queued_at)
+    select id, content, 'pending', 0, schedule_time, greatest(schedule_time, clock_timestamp()) from fresh order by ord
     returning *),
   o as (
     insert into outbox (task_id, not_before, trace_context)

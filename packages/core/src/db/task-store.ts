@@ -188,12 +188,15 @@ export class TaskStore {
    * with `reclaim` also processing -> processing). Returns one answer per id,
    * in order: the claim, or null when the guard matched nothing. An id listed
    * twice is claimed once; its later copies get null, as a duplicate would.
+   * A pending task is claimed only once due (queued_at is its schedule time,
+   * or the end of a failed attempt's backoff): a stray or duplicate message
+   * cannot start it early, and its own outbox entry is published when due.
    */
   async claimMany(ids: string[], options: { reclaim: boolean }): Promise<(Claim | null)[]> {
     const rows = await this.execute(
       `update task set status = 'processing', attempt = attempt + 1, updated_at = clock_timestamp()
         where id = any(?::uuid[])
-          and (status = 'pending'
+          and ((status = 'pending' and queued_at <= clock_timestamp())
                or (status = 'processing'
                    and (?::boolean or coalesce(updated_at, created_at) < clock_timestamp() - ?::interval)))
         returning *`,

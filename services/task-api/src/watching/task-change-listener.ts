@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { TASK_CHANGED_CHANNEL, backoffDelay, parseTaskChangeNotice, sleep, type Logger, type TaskChangeNotice } from '@taskproc/core';
+import { destroySocket, endWithin } from '../pg-client-close.js';
 
 /** How often the idle LISTEN connection is probed, so a silently dead one is replaced. */
 const PING_INTERVAL_MS = 5_000;
@@ -20,6 +21,9 @@ export interface TaskChangeListenerEvents {
  * reconnects and backoff. PostgreSQL delivers the notices on commit only, in
  * commit order, so what arrives are changes that really happened.
  */
+// Closing the LISTEN connection waits at most this before cutting its socket.
+const CLOSE_TIMEOUT_MS = 2_000;
+
 export class TaskChangeListener {
   private stopping = false;
   private readonly stopController = new AbortController();
@@ -46,7 +50,7 @@ export class TaskChangeListener {
   async close(): Promise<void> {
     this.stopping = true;
     this.stopController.abort();
-    await this.client?.end().catch(() => undefined);
+    if (this.client) await endWithin(this.client, CLOSE_TIMEOUT_MS);
     await this.loop;
   }
 
@@ -103,7 +107,10 @@ export class TaskChangeListener {
       ping = setInterval(() => {
         client.query('select 1').then(
           () => (this.lastAlive = performance.now()),
-          () => void client.end().catch(() => undefined),
+          () => {
+            if (!this.stopping) this.logger.warn('watch listener ping failed; replacing the connection');
+            destroySocket(client);
+          },
         );
       }, PING_INTERVAL_MS);
       await ended;
@@ -112,7 +119,7 @@ export class TaskChangeListener {
       this.connected = false;
       clearInterval(ping);
       this.client = null;
-      await client.end().catch(() => undefined);
+      await endWithin(client, CLOSE_TIMEOUT_MS);
     }
   }
 }
