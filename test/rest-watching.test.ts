@@ -141,10 +141,19 @@ describe('GET /task/{id}/watch', () => {
     const id = await created('watch through a reconnect');
     const answer = await readEventStream(watchUrl(id), async (_frame, index) => {
       if (index !== 0) return;
-      await database.query(`select pg_terminate_backend(pid, 5000) from pg_stat_activity
-                             where datname = current_database() and application_name = 'taskproc-task-api-watch'`);
+      // Terminate task-api's listening backend and, once it is gone, cancel
+      // the task in the same transaction: no listener hears that change.
+      const [row] = await database.query<{ status: string }>(
+        `with gone as (select bool_and(pg_terminate_backend(pid, 5000)) as ok from pg_stat_activity
+                        where datname = current_database() and application_name = 'taskproc-task-api-watch')
+         update task set status = 'canceled', updated_at = clock_timestamp()
+           from gone where id = $1 and gone.ok and status in ('pending', 'processing') returning status`,
+        [id],
+      );
+      expect(row?.status).toBe('canceled');
     });
     const statuses = answer.frames.map(taskOf).filter(Boolean).map((t) => t.status);
-    expect(statuses.join(',')).toMatch(/^(pending,)?processing,completed$/);
+    expect(statuses.at(-1)).toBe('canceled');
+    expect(statuses.join(',')).toMatch(/^(pending,)?(processing,)?canceled$/);
   });
 });

@@ -118,6 +118,32 @@ describe('watchers that stop reading', () => {
   }, 120_000);
 });
 
+describe('keep-alives', () => {
+  it('sends a message without a task when a watch has been quiet for WATCH_KEEPALIVE_MS', async () => {
+    const own = await startTaskApiHarness('watch_keepalive', (env) => ({ ...env, WATCH_KEEPALIVE_MS: '200' }));
+    try {
+      const ownClient = createClient(TaskService, createGrpcTransport({ baseUrl: own.api.url }));
+      const { task } = await ownClient.createTask({ content: 'quiet' });
+      const seen: string[] = [];
+      const stop = new AbortController();
+      const watching = (async () => {
+        try {
+          for await (const message of ownClient.watchTask({ taskId: task!.id }, { signal: stop.signal })) {
+            seen.push(message.task ? TaskStatus[message.task.status] : 'keep-alive');
+            if (seen.length === 3) stop.abort();
+          }
+        } catch (error) {
+          if (ConnectError.from(error).code !== Code.Canceled) throw error;
+        }
+      })();
+      await watching;
+      expect(seen).toEqual(['PENDING', 'keep-alive', 'keep-alive']);
+    } finally {
+      await own.close();
+    }
+  });
+});
+
 describe('shutdown', () => {
   it('ends open watch streams with UNAVAILABLE', async () => {
     const own = await startTaskApiHarness('watch_shutdown');
