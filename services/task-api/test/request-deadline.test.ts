@@ -19,6 +19,7 @@ function hangingService(serverBoundMs: number) {
   };
   const service = createTaskService({
     store: {} as never,
+    failures: {} as never,
     createTask,
     createTasks: async () => [],
     onTaskCommitted: () => undefined,
