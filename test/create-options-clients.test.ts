@@ -4,7 +4,16 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runTaskctl } from '../sdk/typescript/src/cli/taskctl.js';
-import { RequestIdConflictError, TaskStatus, createTaskClient, toTaskJson, type TaskClient } from '../sdk/typescript/src/index.js';
+import { Code, ConnectError, createRouterTransport } from '@connectrpc/connect';
+import { TaskService } from '@taskproc/contract';
+import {
+  RequestIdConflictError,
+  TaskStatus,
+  createTaskClient,
+  createTaskClientFromTransport,
+  toTaskJson,
+  type TaskClient,
+} from '../sdk/typescript/src/index.js';
 import { startTaskApiHarness, type TaskApiHarness } from './support/task-api-harness.js';
 import type { RunResult } from './sdk/toolchain.js';
 
@@ -137,5 +146,41 @@ describe('taskctl create options', () => {
     const result = await taskctl(['create', '--request-id', 'no spaces please', 'x']);
     expect(result.code).toBe(4);
     expect(result.stderr).toMatch(/request_id/);
+  });
+});
+
+describe('the create helper retries with the same request_id', () => {
+  /** A TaskService whose CreateTask fails with `codes` in turn, then succeeds; records each request_id. */
+  function flakyClient(codes: Code[]) {
+    const seen: string[] = [];
+    const transport = createRouterTransport(({ service }) =>
+      service(TaskService, {
+        createTask(request) {
+          seen.push(request.requestId);
+          const code = codes.shift();
+          if (code !== undefined) throw new ConnectError('flaky', code);
+          return { task: { id: 'the-task', content: request.content } };
+        },
+      }),
+    );
+    return { client: createTaskClientFromTransport(transport), seen };
+  }
+
+  it('retries UNAVAILABLE, DEADLINE_EXCEEDED and a cut connection (CANCELED) with one key', async () => {
+    const { client, seen } = flakyClient([Code.Unavailable, Code.DeadlineExceeded, Code.Canceled]);
+    const task = await client.create('flaky', { initialBackoffMs: 1 });
+    expect(task.id).toBe('the-task');
+    expect(seen).toHaveLength(4);
+    expect(new Set(seen).size).toBe(1);
+    expect(seen[0]).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  });
+
+  it('gives up after the attempts, and never retries other codes', async () => {
+    const down = flakyClient([Code.Unavailable, Code.Unavailable, Code.Unavailable]);
+    await expect(down.client.create('down', { attempts: 2, initialBackoffMs: 1 })).rejects.toMatchObject({ code: Code.Unavailable });
+    expect(down.seen).toHaveLength(2);
+    const invalid = flakyClient([Code.InvalidArgument]);
+    await expect(invalid.client.create('bad', { initialBackoffMs: 1 })).rejects.toMatchObject({ code: Code.InvalidArgument });
+    expect(invalid.seen).toHaveLength(1);
   });
 });

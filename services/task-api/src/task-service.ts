@@ -13,8 +13,8 @@ import type { Watching } from './watching/watching.js';
 
 export interface TaskServiceDeps {
   store: TaskStore;
-  /** Retries of failed tasks (RetryTask). */
-  failures: TaskFailureStore;
+  /** Retries of failed tasks; without it (a partial service in a test) RetryTask answers UNIMPLEMENTED. */
+  failures?: TaskFailureStore;
   /**
    * Inserts a pending task with its outbox entry (and idempotency key) and
    * resolves once committed, or answers with the task an earlier create with
@@ -61,7 +61,7 @@ export function createTaskService(deps: TaskServiceDeps): Partial<ServiceImpl<ty
       return { task: toTaskMessage(await deps.store.cancelIfNotFinal(validateTaskId(request.taskId))) };
     },
 
-    retryTask: createRetryTask(deps),
+    ...(deps.failures ? { retryTask: createRetryTask({ failures: deps.failures, onTaskCommitted: deps.onTaskCommitted }) } : {}),
     async getTaskStats() {
       return toStatsMessage(await deps.stats.read());
     },

@@ -152,14 +152,15 @@ export function conflictError(requestId: string, index?: number): AlreadyExistsE
 /**
  * Deletes up to `limit` expired keys in one statement. Rows another
  * statement holds are skipped (a create taking an expired key over), so the
- * cleanup never waits on creates nor makes them wait. Returns how many it
- * deleted.
+ * cleanup never waits on creates nor makes them wait. statement_timestamp()
+ * rather than clock_timestamp(): stable, so the condition is an index
+ * condition on idempotency_key_expires_at_idx. Returns how many it deleted.
  */
 export async function deleteExpiredKeys(execute: Execute, limit: number): Promise<number> {
   const rows = await execute(
     `delete from idempotency_key k
       using (select tenant, request_id from idempotency_key
-              where expires_at <= clock_timestamp()
+              where expires_at <= statement_timestamp()
               order by expires_at limit ? for update skip locked) expired
       where k.tenant = expired.tenant and k.request_id = expired.request_id
       returning 1`,
