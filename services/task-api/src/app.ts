@@ -55,7 +55,8 @@ export interface RunningTaskApi {
 // contract's INVALID_ARGUMENT, not a transport error.
 const READ_MAX_BYTES = 2 * 1024 * 1024;
 /** Longest the last shutdown step (closing the pool) may take. */
-const ORM_CLOSE_TIMEOUT_MS = 2_000;
+// Each shutdown step after the server's drain waits at most this.
+const CLOSE_STEP_MS = 2_000;
 
 /** Starts the task-api: ORM, outbox relay and the ConnectRPC server on one port. */
 export async function startTaskApi(config: TaskApiConfig, logger: Logger = createLogger('task-api', config.logLevel)): Promise<RunningTaskApi> {
@@ -163,20 +164,42 @@ export async function startTaskApi(config: TaskApiConfig, logger: Logger = creat
         const watchingClosed = watching.close();
         shutdown.abort();
         await server.close(config.shutdownGraceMs);
-        await sweeper.stop();
-        await keyCleanup.stop();
-        await dueListener.stop();
-        await relay.stop();
-        await stats.close();
-        await watchingClosed;
+        // Each step is bounded, so a database or broker that stopped answering
+        // cannot hold a shutdown (the relay may first wait out its batch's
+        // confirms, which spares processors a second copy of each message).
+        const step = (name: string, work: () => Promise<unknown>, ms = CLOSE_STEP_MS) => closeWithin(name, work, ms, logger);
+        await step('stale-task sweeper', () => sweeper.stop());
+        await step('idempotency key cleanup', () => keyCleanup.stop());
+        await step('outbox due-time listener', () => dueListener.stop());
+        await step('outbox relay', () => relay.stop(), config.amqpConfirmTimeoutMs + CLOSE_STEP_MS);
+        await step('task stats', () => stats.close());
+        await step('watching', () => watchingClosed);
         // An unreachable database would hold the pool's goodbye to each connection.
-        const gaveUp = new AbortController();
-        await Promise.race([orm.close().finally(() => gaveUp.abort()), sleep(ORM_CLOSE_TIMEOUT_MS, gaveUp.signal)]).catch(() => undefined);
-        await metrics.close();
-        await tracing.shutdown();
+        await step('database pool', () => orm.close());
+        await step('metrics server', () => metrics.close());
+        await step('tracing', () => tracing.shutdown());
         logger.info('task-api stopped');
       })();
       return closing;
     },
   };
+}
+
+/** Runs one shutdown step, giving up (with a warning) after `ms`; a failure is logged, not thrown. */
+async function closeWithin(name: string, work: () => Promise<unknown>, ms: number, logger: Logger): Promise<void> {
+  const gaveUp = new AbortController();
+  const finished = work().then(
+    () => true,
+    (error: unknown) => {
+      logger.warn({ err: error, step: name }, 'shutdown step failed');
+      return true;
+    },
+  );
+  const late = sleep(ms, gaveUp.signal).then(
+    () => false,
+    () => true,
+  );
+  const inTime = await Promise.race([finished, late]);
+  gaveUp.abort();
+  if (!inTime) logger.warn({ step: name, waitedMs: ms }, 'shutdown step did not finish in time; going on');
 }
