@@ -160,18 +160,19 @@ class BrokerQueueCheck {
   }
 
   private connect(): Promise<ChannelModel> {
-    this.connection ??= (async () => {
+    if (this.connection) return this.connection;
+    const connecting: Promise<ChannelModel> = (async () => {
       const connection = await amqp.connect(this.amqpUrl, { timeout: STATS_BROKER_TIMEOUT_MS });
       connection.on('error', () => {}); // 'close' follows; the next check reconnects
       connection.on('close', () => {
-        if (this.connection && !this.closed) this.connection = null;
+        if (this.connection === connecting) this.connection = null;
       });
       return connection;
     })();
-    const connecting = this.connection;
     connecting.catch(() => {
       if (this.connection === connecting) this.connection = null;
     });
+    this.connection = connecting;
     return connecting;
   }
 
