@@ -179,14 +179,35 @@ class BrokerQueueCheck {
   private reset(): void {
     const connection = this.connection;
     this.connection = null;
-    connection?.then((c) => c.close()).catch(() => {});
+    if (connection) void closeWithin(connection);
   }
 
   async close(): Promise<void> {
     this.closed = true;
     const connection = this.connection;
     this.connection = null;
-    await connection?.then((c) => c.close()).catch(() => {});
+    if (connection) await closeWithin(connection);
+  }
+}
+
+/**
+ * Closes a connection, waiting at most STATS_BROKER_TIMEOUT_MS for the
+ * broker's close-ok (amqplib's close has no bound of its own); a broker that
+ * does not answer gets its socket cut.
+ */
+async function closeWithin(connecting: Promise<ChannelModel>): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<'timeout'>((resolve) => {
+    timer = setTimeout(() => resolve('timeout'), STATS_BROKER_TIMEOUT_MS);
+  });
+  try {
+    // A connect still under way is bounded by its own socket timeout (STATS_BROKER_TIMEOUT_MS).
+    const connection = await Promise.race([connecting.catch(() => undefined), timedOut]);
+    if (connection === undefined || connection === 'timeout') return;
+    const outcome = await Promise.race([connection.close().catch(() => 'closed' as const), timedOut]);
+    if (outcome === 'timeout') (connection.connection as unknown as { stream?: { destroy(): void } }).stream?.destroy();
+  } finally {
+    clearTimeout(timer);
   }
 }
 
