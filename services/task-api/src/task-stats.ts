@@ -179,14 +179,17 @@ class BrokerQueueCheck {
   private reset(): void {
     const connection = this.connection;
     this.connection = null;
-    if (connection) void closeWithin(connection);
+    // Whenever it connects (a slow connect may still finish), close it.
+    connection?.then((c) => closeWithin(Promise.resolve(c))).catch(() => {});
   }
 
   async close(): Promise<void> {
     this.closed = true;
     const connection = this.connection;
     this.connection = null;
-    if (connection) await closeWithin(connection);
+    if (!connection) return;
+    connection.then((c) => closeWithin(Promise.resolve(c))).catch(() => {});
+    await closeWithin(connection);
   }
 }
 
@@ -218,7 +221,7 @@ export function toStatsMessage(stats: TaskStats): GetTaskStatsResponse {
     counts: TASK_STATUSES.map((status) => ({ status: STATUS_TO_PROTO[status], count: BigInt(stats.counts[status]) })),
     outboxBacklog: BigInt(stats.outboxBacklog),
     oldestDueOutboxAge:
-      age === null ? undefined : { seconds: BigInt(Math.floor(age)), nanos: Math.round((age - Math.floor(age)) * 1e6) * 1000 },
+      age === null ? undefined : { seconds: BigInt(Math.floor(age)), nanos: Math.min(999_999, Math.round((age - Math.floor(age)) * 1e6)) * 1000 },
     deadLettered: BigInt(stats.deadLettered),
     processors: stats.processors,
     brokerError: stats.brokerError,
