@@ -15,6 +15,7 @@ import { measureDrain, type DrainRun } from './scenarios/drain.js';
 import { measureEndToEnd, measurePacedLatency, type EndToEndRun } from './scenarios/end-to-end.js';
 import { measurePostgresLimit, type PostgresLimit } from './scenarios/limit-postgres.js';
 import { measureRabbitLimit, type RabbitLimit } from './scenarios/limit-rabbitmq.js';
+import { measureWatching, watchingRows, type WatchingFigures } from './scenarios/watching.js';
 
 // `make bench`: measures the limits of PostgreSQL and RabbitMQ on this
 // machine, then the system against them, and prints one table. Figures go to
@@ -31,6 +32,7 @@ interface Figures {
   create?: { grpc: CreateRun[]; rest: CreateRun[] };
   endToEnd?: { saturated: EndToEndRun[]; paced: EndToEndRun; pacedRate: number };
   drain?: DrainRun[];
+  watching?: WatchingFigures;
 }
 const figures: Figures = {};
 const started = Date.now();
@@ -57,7 +59,8 @@ try {
     log(`  PostgreSQL ${Math.round(postgres.livesPerSecond)} lives/s, RabbitMQ ${Math.round(rabbitmq.messagesPerSecond)} msgs/s`);
   }
 
-  const needsSystem = settings.phases.some((p) => p !== 'limits');
+  // Listing and watching start a database and task-api of their own.
+  const needsSystem = settings.phases.some((p) => p !== 'limits' && p !== 'watch');
   let grpcUrl = settings.target ?? '';
   let gatewayUrl = settings.targetGatewayUrl ?? '';
   if (needsSystem && !settings.target) {
@@ -128,6 +131,9 @@ try {
       log(`  ${result.seconds.toFixed(1)} s (ideal ${result.idealSeconds.toFixed(1)} s), efficiency ${result.efficiency.toFixed(3)}, cancel p99 ${Math.round(result.cancel.p99Ms)} ms`);
       figures.drain.push(result);
     }
+  }
+  if (settings.phases.includes('watch')) {
+    figures.watching = await measureWatching({ baseDatabaseUrl: settings.baseDatabaseUrl, amqpUrl: settings.amqpUrl, serviceEnv: settings.serviceEnv, logDir: `${ROOT}.run/bench/${stamp}`, log });
   }
   grpc.close();
 } finally {
@@ -201,6 +207,7 @@ function tableRows(f: Figures): Row[] {
     const endedFirst = f.drain.reduce((n, r) => n + r.cancel.workEndedFirst, 0);
     rows.push({ figure: `cancel-to-abort p50 / p99 under drain (${d.cancel.measured} cancels/run; ${endedFirst} work ended first, ${missed} missed)`, value: `${fmt.ms(p50)} / ${fmt.ms(p99)}`, target: 'p99 < 250 ms', met: p99 < 250 && missed === 0 });
   }
+  if (f.watching) rows.push(...watchingRows(f.watching));
   return rows;
 }
 

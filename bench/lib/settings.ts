@@ -24,7 +24,7 @@ export interface BenchSettings {
   /** Cancels sent during each drain run (spread over its first 20 seconds). */
   cancels: number;
   processors: number;
-  /** Phases to run, in this order: limits, create, e2e, drain. */
+  /** Phases to run, in this order: limits, create, e2e, drain, watch (bench/scenarios/watching.ts). */
   phases: string[];
   /** When set, measure the task-api already running at this URL instead of starting one. */
   target: string | null;
@@ -39,7 +39,7 @@ export interface BenchSettings {
 }
 
 const ENV_DEV = fileURLToPath(new URL('../../.env.dev', import.meta.url));
-const PHASES = ['limits', 'create', 'e2e', 'drain'];
+const PHASES = ['limits', 'create', 'e2e', 'drain', 'watch'];
 
 export function readBenchSettings(env: NodeJS.ProcessEnv = process.env): BenchSettings {
   const dev = readEnvFile(ENV_DEV);

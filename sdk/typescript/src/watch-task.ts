@@ -29,10 +29,23 @@ export async function* watchTask(client: Pick<TaskClient, 'watchTask'>, taskId: 
   const deadline = options.timeoutMs === undefined ? undefined : Date.now() + options.timeoutMs;
   let last: Task | undefined;
   for (let failures = 0; ; ) {
-    // timeoutMs 0 means no deadline, whatever the client's default.
-    const timeoutMs = deadline === undefined ? 0 : Math.max(1, deadline - Date.now());
+    // Each stream has an abort controller of its own, aborted when it ends
+    // however it ends, so no request, socket or timer outlives it (a
+    // deadline timer left behind would keep a CLI process alive).
+    const stream = new AbortController();
+    const onAbort = () => stream.abort(signal!.reason);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    let timedOut = false;
+    const timer =
+      deadline === undefined
+        ? undefined
+        : setTimeout(() => {
+            timedOut = true;
+            stream.abort();
+          }, Math.max(1, deadline - Date.now()));
     try {
-      for await (const message of client.watchTask({ taskId }, { signal, timeoutMs })) {
+      // timeoutMs 0: no deadline from the client's defaults; this function keeps its own.
+      for await (const message of client.watchTask({ taskId }, { signal: stream.signal, timeoutMs: 0 })) {
         const task = message.task;
         if (!task) continue; // keep-alive
         if (last && sameState(last, task)) continue;
@@ -45,11 +58,16 @@ export async function* watchTask(client: Pick<TaskClient, 'watchTask'>, taskId: 
       throw new TaskClientError(`the watch of task ${taskId} ended early`, Code.Unavailable);
     } catch (error) {
       if (signal?.aborted) throw signal.reason;
+      if (timedOut) throw new TaskClientError(`the watch of task ${taskId} ran out of time`, Code.DeadlineExceeded);
       const retryable = error instanceof TaskClientError && error.code === Code.Unavailable;
       if (!retryable || failures >= reconnects) throw error;
       failures += 1;
-      await sleep(Math.min(5_000, 100 * 2 ** failures), signal);
+    } finally {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      stream.abort();
     }
+    await sleep(Math.min(5_000, 100 * 2 ** failures), signal);
   }
 }
 

@@ -1,3 +1,4 @@
+import { createContextValues } from '@connectrpc/connect';
 import { connectNodeAdapter } from '@connectrpc/connect-node';
 import {
   TaskFailureStore,
@@ -22,7 +23,6 @@ import { StaleTaskSweeper } from './stale-task-sweeper.js';
 import { createTaskStats } from './task-stats.js';
 import { nodeRequestKey } from './watching/watch-handlers.js';
 import { startWatching, type Watching } from './watching/watching.js';
-import { createContextValues } from '@connectrpc/connect';
 
 export type { TaskApiConfig } from './config.js';
 export { readTaskApiConfig } from './config.js';

@@ -54,14 +54,14 @@ const CHANGE_COLUMNS = `tt.id as transition_id, tt.from_status, tt.to_status, tt
 export class TaskChangeReader {
   constructor(private readonly orm: MikroORM) {}
 
-  /** The task now and the id of its latest transition; null when no task has this id. */
-  async current(taskId: string): Promise<TaskChange | null> {
-    const [row] = await this.execute(
+  /** Each task now and the id of its latest transition, by id; a missing id is left out. */
+  async currentMany(taskIds: readonly string[]): Promise<Map<string, TaskChange>> {
+    const rows = await this.execute(
       `select t.*, (select max(x.id) from task_transition x where x.task_id = t.id) as latest_transition
-         from task t where t.id = ?`,
-      [taskId],
+         from task t where t.id = any(?::uuid[])`,
+      [`{${taskIds.join(',')}}`],
     );
-    return row ? { transition: Number(row.latest_transition ?? 0), task: taskFromRow(row) } : null;
+    return new Map(rows.map((row) => [String(row.id), { transition: Number(row.latest_transition ?? 0), task: taskFromRow(row) }]));
   }
 
   /** The changes with these transition ids (in id order; ids of deleted tasks are left out). */

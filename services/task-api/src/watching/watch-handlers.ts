@@ -3,7 +3,8 @@ import type { IncomingMessage } from 'node:http';
 import { Code, ConnectError, createContextKey, type HandlerContext } from '@connectrpc/connect';
 import type { MessageInitShape } from '@bufbuild/protobuf';
 import type { WatchTaskRequest, WatchTaskResponseSchema, WatchTasksRequest, WatchTasksResponseSchema } from '@taskproc/contract';
-import { FINAL_STATUSES, NotFoundError, UnavailableError, type Logger, type TaskChangeReader } from '@taskproc/core';
+import type { Task as TaskMessage } from '@taskproc/contract';
+import { FINAL_STATUSES, NotFoundError, UnavailableError, type Logger, type TaskChange } from '@taskproc/core';
 import { statusFilter } from '../listing/list-handlers.js';
 import { toTaskMessage } from '../task-view.js';
 import { validateTaskId } from '../validation.js';
@@ -21,12 +22,19 @@ const STALLED_RESET_MS = 10_000;
 
 export interface WatchHandlerDeps {
   hub: WatchHub;
-  reader: TaskChangeReader;
   keepAliveMs: number;
   logger: Logger;
 }
 
 const isFinal = (status: string) => (FINAL_STATUSES as readonly string[]).includes(status);
+
+// One change goes to every watcher of its task: build its message once.
+const messages = new WeakMap<TaskChange, TaskMessage>();
+function messageOf(change: TaskChange): TaskMessage {
+  let message = messages.get(change);
+  if (!message) messages.set(change, (message = toTaskMessage(change.task)));
+  return message;
+}
 
 /** WatchTask: the task as it is now, then every change in commit order, until a final status. */
 export async function* watchTask(deps: WatchHandlerDeps, request: WatchTaskRequest, context: HandlerContext): AsyncGenerator<MessageInitShape<typeof WatchTaskResponseSchema>> {
@@ -36,7 +44,7 @@ export async function* watchTask(deps: WatchHandlerDeps, request: WatchTaskReque
   try {
     // Subscribed first, then read: a change committed after this read is
     // in the queue; one the read already shows is skipped by its transition id.
-    const current = await deps.reader.current(taskId);
+    const current = await deps.hub.current(taskId);
     if (!current) throw new NotFoundError(`task ${taskId} not found`);
     subscription.skipThrough(current.transition);
     yield { task: toTaskMessage(current.task) };
@@ -47,7 +55,7 @@ export async function* watchTask(deps: WatchHandlerDeps, request: WatchTaskReque
         yield {};
         continue;
       }
-      yield { task: toTaskMessage(next.task) };
+      yield { task: messageOf(next) };
       if (isFinal(next.task.status)) return;
     }
   } finally {
@@ -67,7 +75,7 @@ export async function* watchTasks(deps: WatchHandlerDeps, request: WatchTasksReq
     yield {};
     for (;;) {
       const next = await take(deps, subscription, context);
-      yield next === KEEP_ALIVE ? {} : { task: toTaskMessage(next.task) };
+      yield next === KEEP_ALIVE ? {} : { task: messageOf(next) };
     }
   } finally {
     handlerEnded();
@@ -88,7 +96,10 @@ async function take(deps: WatchHandlerDeps, subscription: WatchSubscription, con
   try {
     return await subscription.take(deps.keepAliveMs, context.signal);
   } catch (error) {
-    if (context.signal.aborted) throw new UnavailableError('the watch stream was aborted', { cause: error });
+    // The client went away (or its deadline passed): nobody hears the code,
+    // and it is no failure of the service. A shutdown fails the
+    // subscription first, so its watchers get UNAVAILABLE above this line.
+    if (context.signal.aborted && !subscription.failed) throw new ConnectError('the watch stream was canceled', Code.Canceled, undefined, undefined, error);
     throw error instanceof UnavailableError ? error : new UnavailableError((error as Error).message, { cause: error });
   }
 }

@@ -57,8 +57,10 @@ export class WatchHub {
   private cutOff = 0;
   private catchUps = 0;
   private subscriptions = 0;
+  private readonly currentReads: { taskId: string; resolve: (change: TaskChange | null) => void; reject: (error: unknown) => void }[] = [];
+  private isReady = false;
   private markReady!: () => void;
-  private readonly ready = new Promise<void>((resolve) => (this.markReady = resolve));
+  private readonly ready = new Promise<void>((resolve) => (this.markReady = () => ((this.isReady = true), resolve())));
 
   constructor(
     private readonly reader: TaskChangeReader,
@@ -110,11 +112,14 @@ export class WatchHub {
       throw new TooManyWatchersError(`this server already serves ${this.settings.maxStreams} watch streams; try again later`);
     }
     this.subscriptions += 1;
-    try {
-      await Promise.race([this.ready, sleep(readyTimeoutMs).then(() => Promise.reject(new UnavailableError('watching is unavailable: the database cannot be reached')))]);
-    } catch (error) {
-      this.subscriptions -= 1;
-      throw error;
+    if (!this.isReady) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([this.ready, new Promise<void>((resolve) => (timer = setTimeout(resolve, readyTimeoutMs)))]);
+      clearTimeout(timer);
+      if (!this.isReady) {
+        this.subscriptions -= 1;
+        throw new UnavailableError('watching is unavailable: the database cannot be reached');
+      }
     }
     const subscription = new WatchSubscription(target, this.settings.streamBufferMessages, (cut) => this.onOverflow(cut));
     if ('taskId' in target) {
@@ -126,6 +131,30 @@ export class WatchHub {
     }
     if (this.closed) subscription.fail(new UnavailableError('the service is shutting down; watch again'));
     return subscription;
+  }
+
+  /**
+   * The task as it is now (null when there is none), for a subscription
+   * made before this call. Reads asked for in the same turn of the event
+   * loop share one statement, which starts after all of them subscribed: a
+   * thousand watchers arriving at once cost one read, and none of them can
+   * miss a change between its subscription and its read.
+   */
+  current(taskId: string): Promise<TaskChange | null> {
+    return new Promise((resolve, reject) => {
+      this.currentReads.push({ taskId, resolve, reject });
+      if (this.currentReads.length === 1) setImmediate(() => void this.readCurrent());
+    });
+  }
+
+  private async readCurrent(): Promise<void> {
+    const reads = this.currentReads.splice(0);
+    try {
+      const found = await this.reader.currentMany([...new Set(reads.map((read) => read.taskId))]);
+      for (const read of reads) read.resolve(found.get(read.taskId) ?? null);
+    } catch (error) {
+      for (const read of reads) read.reject(error);
+    }
   }
 
   release(subscription: WatchSubscription): void {

@@ -29,7 +29,7 @@ export function startWatching(orm: MikroORM, settings: { databaseUrl: string; wa
   hub.start();
   return {
     listing: { listing: new TaskListing(orm), pageTokens: new PageTokenCodec(settings.watching.pageTokenSecret) },
-    watch: { hub, reader, keepAliveMs: settings.watching.keepAliveMs, logger: log },
+    watch: { hub, keepAliveMs: settings.watching.keepAliveMs, logger: log },
     stats: () => hub.stats(),
     close: () => hub.close(),
   };
