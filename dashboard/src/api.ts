@@ -60,9 +60,3 @@ export function describeError(error: unknown): string {
   }
   return error instanceof Error ? error.message : String(error);
 }
-
-/** "invalid_argument", "not_found", ... */
-export function codeName(error: unknown): string | undefined {
-  if (!(error instanceof ConnectError)) return undefined;
-  return Code[error.code]?.replace(/[A-Z]/g, (c, i: number) => (i ? '_' : '') + c.toLowerCase());
-}

@@ -53,7 +53,6 @@ export function createConnectPassThrough(upstreamUrl: string): ConnectPassThroug
           method: 'POST',
           path: request.url,
           headers: forwardedHeaders(request),
-          timeout: CONNECT_TIMEOUT_MS,
         });
         inFlight.add(outgoing);
         let settled = false;
@@ -73,11 +72,16 @@ export function createConnectPassThrough(upstreamUrl: string): ConnectPassThroug
               else response.destroy();
             }, REQUEST_TIMEOUT_MS);
 
+        // A new connection gets CONNECT_TIMEOUT_MS to connect (a kept-alive
+        // one is connected already); then nothing may be idle longer than
+        // STREAM_IDLE_TIMEOUT_MS, either way.
         outgoing.on('socket', (socket) => {
-          // Until connected: the connect timeout; then the idle bound.
-          socket.once('connect', () => outgoing.setTimeout(STREAM_IDLE_TIMEOUT_MS));
+          if (!socket.connecting) return;
+          const connectTimer = setTimeout(() => outgoing.destroy(new Error('upstream connect timeout')), CONNECT_TIMEOUT_MS);
+          socket.once('connect', () => clearTimeout(connectTimer));
+          socket.once('close', () => clearTimeout(connectTimer));
         });
-        outgoing.on('timeout', () => outgoing.destroy(new Error('upstream timeout')));
+        outgoing.setTimeout(STREAM_IDLE_TIMEOUT_MS, () => outgoing.destroy(new Error('upstream idle timeout')));
         outgoing.on('error', () => {
           if (!response.headersSent) finish(connectError(response, 503, 'unavailable', 'upstream unavailable'));
           else {

@@ -38,6 +38,13 @@ beforeAll(async () => {
             if (request.content === '') throw new ConnectError('content must not be empty', Code.InvalidArgument);
             return { task: { id: 'one', content: request.content, status: TaskStatus.PENDING } };
           },
+          async *watchTask(request) {
+            // Quiet for longer than a connection gets to connect (2 s): a
+            // stream on a kept-alive upstream connection must not be cut.
+            yield { task: { id: request.taskId, status: TaskStatus.PENDING } };
+            await new Promise((resolve) => setTimeout(resolve, 2_500));
+            yield { task: { id: request.taskId, status: TaskStatus.COMPLETED } };
+          },
           async *watchTasks(_request, context) {
             streamEnded = new Promise((resolve) => (markStreamEnded = resolve));
             context.signal.addEventListener('abort', () => markStreamEnded('aborted'));
@@ -158,6 +165,14 @@ describe('embedded gateway: Connect calls pass through to task-api', () => {
     abort.abort();
     await expect(stream.next()).rejects.toThrow();
     expect(await streamEnded).toBe('aborted');
+  });
+
+  it('keeps a quiet stream open on a kept-alive upstream connection', async () => {
+    // A unary call first, so the stream reuses its upstream connection.
+    await client().createTask({ content: 'warm up' });
+    const statuses: TaskStatus[] = [];
+    for await (const message of client().watchTask({ taskId: 'quiet' })) statuses.push(message.task!.status);
+    expect(statuses).toEqual([TaskStatus.PENDING, TaskStatus.COMPLETED]);
   });
 
   it('refuses gRPC here (415) and answers UNAVAILABLE when task-api cannot be reached', async () => {

@@ -160,32 +160,57 @@ class BrokerQueueCheck {
   }
 
   private connect(): Promise<ChannelModel> {
-    this.connection ??= (async () => {
+    if (this.connection) return this.connection;
+    const connecting: Promise<ChannelModel> = (async () => {
       const connection = await amqp.connect(this.amqpUrl, { timeout: STATS_BROKER_TIMEOUT_MS });
       connection.on('error', () => {}); // 'close' follows; the next check reconnects
       connection.on('close', () => {
-        if (this.connection && !this.closed) this.connection = null;
+        if (this.connection === connecting) this.connection = null;
       });
       return connection;
     })();
-    const connecting = this.connection;
     connecting.catch(() => {
       if (this.connection === connecting) this.connection = null;
     });
+    this.connection = connecting;
     return connecting;
   }
 
   private reset(): void {
     const connection = this.connection;
     this.connection = null;
-    connection?.then((c) => c.close()).catch(() => {});
+    // Whenever it connects (a slow connect may still finish), close it.
+    connection?.then((c) => closeWithin(Promise.resolve(c))).catch(() => {});
   }
 
   async close(): Promise<void> {
     this.closed = true;
     const connection = this.connection;
     this.connection = null;
-    await connection?.then((c) => c.close()).catch(() => {});
+    if (!connection) return;
+    connection.then((c) => closeWithin(Promise.resolve(c))).catch(() => {});
+    await closeWithin(connection);
+  }
+}
+
+/**
+ * Closes a connection, waiting at most STATS_BROKER_TIMEOUT_MS for the
+ * broker's close-ok (amqplib's close has no bound of its own); a broker that
+ * does not answer gets its socket cut.
+ */
+async function closeWithin(connecting: Promise<ChannelModel>): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<'timeout'>((resolve) => {
+    timer = setTimeout(() => resolve('timeout'), STATS_BROKER_TIMEOUT_MS);
+  });
+  try {
+    // A connect still under way is bounded by its own socket timeout (STATS_BROKER_TIMEOUT_MS).
+    const connection = await Promise.race([connecting.catch(() => undefined), timedOut]);
+    if (connection === undefined || connection === 'timeout') return;
+    const outcome = await Promise.race([connection.close().catch(() => 'closed' as const), timedOut]);
+    if (outcome === 'timeout') (connection.connection as unknown as { stream?: { destroy(): void } }).stream?.destroy();
+  } finally {
+    clearTimeout(timer);
   }
 }
 
@@ -196,7 +221,7 @@ export function toStatsMessage(stats: TaskStats): GetTaskStatsResponse {
     counts: TASK_STATUSES.map((status) => ({ status: STATUS_TO_PROTO[status], count: BigInt(stats.counts[status]) })),
     outboxBacklog: BigInt(stats.outboxBacklog),
     oldestDueOutboxAge:
-      age === null ? undefined : { seconds: BigInt(Math.floor(age)), nanos: Math.round((age - Math.floor(age)) * 1e6) * 1000 },
+      age === null ? undefined : { seconds: BigInt(Math.floor(age)), nanos: Math.min(999_999, Math.round((age - Math.floor(age)) * 1e6)) * 1000 },
     deadLettered: BigInt(stats.deadLettered),
     processors: stats.processors,
     brokerError: stats.brokerError,

@@ -1,7 +1,7 @@
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import amqp, { type ChannelModel } from 'amqplib';
-import { createClient, type Client } from '@connectrpc/connect';
+import { Code, ConnectError, createClient, type Client } from '@connectrpc/connect';
 import { createGrpcTransport } from '@connectrpc/connect-node';
 import { TaskService, TaskStatus } from '@taskproc/contract';
 import { createLogger, openOrm, type TaskTopology } from '@taskproc/core';
@@ -115,6 +115,28 @@ describe('GetTaskStats', () => {
       (s) => s.brokerError === '',
       { description: 'the broker answering again', timeoutMs: 20_000 },
     );
+  });
+});
+
+describe('with the database unreachable', () => {
+  it('answers UNAVAILABLE (REST 503), naming no internals', async () => {
+    const databaseProxy = await startTcpProxy(loadTestEnv().DATABASE_URL!, 5432);
+    const own = await startTaskApiHarness('task_stats_db', (e) => ({ ...e, DATABASE_URL: databaseProxy.via(e.DATABASE_URL!) }));
+    try {
+      const stats = createClient(TaskService, createGrpcTransport({ baseUrl: own.api.url }));
+      expect((await stats.getTaskStats({})).counts).toHaveLength(5);
+      databaseProxy.block();
+      const error = await waitFor(
+        () => stats.getTaskStats({}).then(() => undefined, (e: unknown) => ConnectError.from(e)),
+        (e) => e?.code === Code.Unavailable,
+        { description: 'UNAVAILABLE while the database is blocked', timeoutMs: 20_000 },
+      );
+      expect(error!.rawMessage).not.toMatch(/SELECT|postgres|ECONN|knex/i);
+    } finally {
+      databaseProxy.unblock();
+      await own.close();
+      await databaseProxy.close();
+    }
   });
 });
 
