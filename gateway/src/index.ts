@@ -52,7 +52,7 @@ export async function startGateway(config: GatewayConfig, options: StartGatewayO
     // Served anyway (response_body is ignored, as if it were unset); Envoy would not start.
     logger.warn({ problem }, 'REST rule Envoy would refuse');
   }
-  const tracing = await startTracing(config.tracing ?? { enabled: false, serviceName: 'taskproc-gateway', tracesUrl: '', headers: {}, sampleRatio: 1, disabledInstrumentations: [] }, logger);
+  const tracing = await startTracing(config.tracing ?? { enabled: false, serviceName: 'taskproc-gateway', tracesUrl: '', headers: {}, sampleRatio: 1, disabledInstrumentations: [] }, logger, { database: false });
   const registry = createMetricsRegistry();
   const routes = new RouteTable(restRoutes);
   const telemetry = gatewayTelemetry(registry, routes, { tracing: tracing.enabled });

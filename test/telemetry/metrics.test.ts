@@ -49,7 +49,7 @@ beforeAll(async () => {
   ]);
   db = new pg.Client({ connectionString: harness.database.url });
   await db.connect();
-});
+}, 300_000);
 
 afterAll(async () => {
   await db?.end();
@@ -57,7 +57,7 @@ afterAll(async () => {
   await gateway?.close();
   await processor?.close();
   await harness?.close();
-});
+}, 120_000);
 
 async function countsInDatabase(): Promise<{ total: number; completed: number; canceled: number; unfinished: number }> {
   const { rows } = await db.query<{ total: number; completed: number; canceled: number; unfinished: number }>(
@@ -70,7 +70,7 @@ async function countsInDatabase(): Promise<{ total: number; completed: number; c
   return rows[0]!;
 }
 
-describe('metrics scraped by a real Prometheus', () => {
+describe('metrics scraped by a real Prometheus', { timeout: 180_000 }, () => {
   it('counts tasks, transitions and RPCs exactly as the database holds them', async () => {
     const rest = new RestClient(gateway.url);
     const ids: string[] = [];

@@ -52,14 +52,14 @@ beforeAll(async () => {
   const gateway = spawnService('gateway', { ...shared, GATEWAY_PORT: String(gatewayPort), GATEWAY_UPSTREAM_URL: taskApiUrl });
   services.push(gateway);
   await Promise.all([processor.waitForLog('consuming tasks'), gateway.waitForLog('gateway listening')]);
-});
+}, 400_000);
 
 afterAll(async () => {
   await Promise.all(services.map((s) => s.stop()));
   await receiver?.close();
   await deleteNamespace(env.AMQP_URL!, taskTopology(namespace, Number(env.QUEUE_DELIVERY_LIMIT))).catch(() => {});
   await database?.drop();
-});
+}, 120_000);
 
 function traceparent(): { header: string; traceId: string; spanId: string } {
   const traceId = randomBytes(16).toString('hex');

@@ -112,7 +112,7 @@ export async function startPrometheus(targets: ScrapeTarget[]): Promise<RunningP
         return (await fetch(`${url}/-/ready`, { signal: AbortSignal.timeout(2_000) })).ok;
       },
       Boolean,
-      { timeoutMs: 30_000, intervalMs: 200, description: 'Prometheus to be ready' },
+      { timeoutMs: 90_000, intervalMs: 200, description: 'Prometheus to be ready' },
     );
   } catch (error) {
     await close();

@@ -52,7 +52,8 @@ export function spawnService(name: keyof typeof ENTRIES, env: Record<string, str
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   return {
     logs,
-    waitForLog: (text, timeoutMs = 30_000) =>
+    // Generous: three tsx processes starting at once on a loaded machine take a while.
+    waitForLog: (text, timeoutMs = 120_000) =>
       waitFor(
         () => {
           if (child.exitCode !== null) throw new Error(`${name} exited with ${child.exitCode}`);

@@ -17,12 +17,15 @@ export interface Tracing {
 export interface StartTracingOptions {
   /** Replaces the OTLP exporter (tests: the SDK's InMemorySpanExporter). */
   exporter?: SpanExporter;
+  /** Whether this service talks to PostgreSQL (the gateway does not): only then is pg instrumented. */
+  database?: boolean;
 }
 
 const DISABLED: Tracing = { enabled: false, shutdown: async () => {} };
 
 // Services started in one process (tests, a combined binary) share one SDK:
-// the API's globals can be registered once only.
+// the API's globals can be registered once only (the first start's options
+// decide, e.g. whether pg is instrumented).
 let shared: { users: number; shutdown: () => Promise<void> } | null = null;
 
 /**
@@ -61,7 +64,8 @@ export async function startTracing(config: TracingConfig, logger: Logger, option
     context.setGlobalContextManager(contextManager);
     propagation.setGlobalPropagator(new W3CTraceContextPropagator());
     trace.setGlobalTracerProvider(provider);
-    const instrumentations = config.disabledInstrumentations.includes('pg') ? { disable() {} } : await instrumentDatabaseClient();
+    const instrumentations =
+      options.database === false || config.disabledInstrumentations.includes('pg') ? { disable() {} } : await instrumentDatabaseClient();
     shared = {
       users: 0,
       shutdown: async () => {
