@@ -61,10 +61,12 @@ export async function startProcessor(
   const tracing = await startTracing(config.tracing, logger);
   const registry = createMetricsRegistry();
   const orm = await openOrm({ databaseUrl: config.databaseUrl, poolSize: config.databasePoolSize, timeouts: databaseTimeouts(config), logger });
-  const store = new TaskStore(orm, { staleAfterMs: config.taskStaleAfterMs, observer: taskStoreMetrics(registry) });
+  // One observer for both stores: each change is counted where it commits.
+  const observer = taskStoreMetrics(registry);
+  const store = new TaskStore(orm, { staleAfterMs: config.taskStaleAfterMs, observer });
   const events = new ProcessorEvents();
   const running = new RunningTasks();
-  const steps = tracedSteps(batchedSteps(store, new TaskFailureStore(orm), STEP_BATCHES), { tracing: tracing.enabled });
+  const steps = tracedSteps(batchedSteps(store, new TaskFailureStore(orm, { observer }), STEP_BATCHES), { tracing: tracing.enabled });
   const runner = new TaskRunner({
     store: steps,
     running,

@@ -69,7 +69,9 @@ export async function startTaskApi(config: TaskApiConfig, logger: Logger = creat
     timeouts: databaseTimeouts(config),
     logger,
   });
-  const store = new TaskStore(orm, { staleAfterMs: config.taskStaleAfterMs, idempotencyKeyLifetimeMs: config.idempotencyKeyLifetimeMs, observer: taskStoreMetrics(registry) });
+  // One observer for both stores: each change is counted where it commits.
+  const observer = taskStoreMetrics(registry);
+  const store = new TaskStore(orm, { staleAfterMs: config.taskStaleAfterMs, idempotencyKeyLifetimeMs: config.idempotencyKeyLifetimeMs, observer });
   outboxGauges(registry, orm);
   const topology = taskTopology(config.queueNamespace, config.queueDeliveryLimit);
   const relay = new OutboxRelay(
@@ -129,7 +131,7 @@ export async function startTaskApi(config: TaskApiConfig, logger: Logger = creat
     routes: createRoutes(
       {
         store,
-        failures: new TaskFailureStore(orm),
+        failures: new TaskFailureStore(orm, { observer }),
         createTask: tracedCreate(createGroupCommit(store, groupCommitSettings(config)), { tracing: tracing.enabled }),
         createTasks: (items) => store.createTasksAtomically(items),
         onTaskCommitted,

@@ -1,7 +1,8 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { FailedPreconditionError, NotFoundError } from '../errors.js';
 import { translateDatabaseError } from './database-errors.js';
-import { taskFromRow } from './task-store.js';
+import { fromDatabaseTimestamp } from './micros-timestamp.type.js';
+import { taskFromRow, type TaskStoreObserver } from './task-store.js';
 import type { Task } from './task.entity.js';
 
 /**
@@ -11,7 +12,11 @@ import type { Task } from './task.entity.js';
  * for a processor, the attempt) it expects; zero rows is an answer.
  */
 export class TaskFailureStore {
-  constructor(private readonly orm: MikroORM) {}
+  /** `observer` is told of each change this store committed, as TaskStore's is (metrics). */
+  constructor(
+    private readonly orm: MikroORM,
+    private readonly options: { observer?: TaskStoreObserver } = {},
+  ) {}
 
   /**
    * processing -> pending after a failed attempt, while `attempt` still holds
@@ -28,11 +33,12 @@ export class TaskFailureStore {
          update task set status = 'pending', error = ?, failed_attempts = failed_attempts + 1,
                 updated_at = clock_timestamp(), queued_at = clock_timestamp() + ? * interval '1 millisecond'
           where id = ? and status = 'processing' and attempt = ?
-          returning id, queued_at),
+          returning id, queued_at, created_at, updated_at, attempt),
        o as (insert into outbox (task_id, not_before) select id, queued_at from t)
-       select id from t`,
+       select id, created_at, updated_at, attempt from t`,
       [error, delayMs, id, attempt],
     );
+    this.observe('pending', rows);
     return rows.length === 1;
   }
 
@@ -47,9 +53,10 @@ export class TaskFailureStore {
     const rows = await this.execute(
       `update task set status = 'failed', error = ?, failed_attempts = failed_attempts + ?, updated_at = clock_timestamp()
         where id = ? and status = 'processing' and attempt = ?
-        returning id`,
+        returning id, created_at, updated_at, attempt`,
       [error, failedAttempt ? 1 : 0, id, attempt],
     );
+    this.observe('failed', rows);
     return rows.length === 1;
   }
 
@@ -71,10 +78,25 @@ export class TaskFailureStore {
        select * from t`,
       [id],
     );
-    if (row) return taskFromRow(row);
+    if (row) {
+      this.observe('pending', [row]);
+      return taskFromRow(row);
+    }
     const [current] = await this.execute(`select status from task where id = ?`, [id]);
     if (!current) throw new NotFoundError(`task ${id} not found`);
     throw new FailedPreconditionError(`task ${id} is ${String(current.status)}, not failed: only a failed task can be retried`);
+  }
+
+  private observe(status: 'pending' | 'failed', rows: Record<string, unknown>[]): void {
+    if (rows.length === 0 || !this.options.observer) return;
+    this.options.observer.transitioned(
+      status,
+      rows.map((row) => ({
+        createdAt: fromDatabaseTimestamp(row.created_at as string | Date)!,
+        updatedAt: fromDatabaseTimestamp(row.updated_at as string | Date | null),
+        attempt: Number(row.attempt),
+      })),
+    );
   }
 
   /** One raw statement on a pooled connection (its own transaction). */
