@@ -13,8 +13,8 @@ import type { Watching } from './watching/watching.js';
 
 export interface TaskServiceDeps {
   store: TaskStore;
-  /** Retries of failed tasks; without it (a partial service in a test) RetryTask answers UNIMPLEMENTED. */
-  failures?: TaskFailureStore;
+  /** Retries of failed tasks (RetryTask). */
+  failures: TaskFailureStore;
   /**
    * Inserts a pending task with its outbox entry (and idempotency key) and
    * resolves once committed, or answers with the task an earlier create with
@@ -40,9 +40,7 @@ export interface TaskServiceDeps {
  * answer. Errors are typed (see @taskproc/core errors) and mapped to Connect
  * codes by the error-mapping interceptor.
  */
-// Partial while the round-2 RPCs are being built: ConnectRPC answers
-// UNIMPLEMENTED for a method without a handler.
-export function createTaskService(deps: TaskServiceDeps): Partial<ServiceImpl<typeof TaskService>> {
+export function createTaskService(deps: TaskServiceDeps): ServiceImpl<typeof TaskService> {
   return {
     async createTask(request, context) {
       const outcome = await deps.createTask(validateCreateRequest(request, Date.now()), context.signal);
@@ -61,7 +59,7 @@ export function createTaskService(deps: TaskServiceDeps): Partial<ServiceImpl<ty
       return { task: toTaskMessage(await deps.store.cancelIfNotFinal(validateTaskId(request.taskId))) };
     },
 
-    ...(deps.failures ? { retryTask: createRetryTask({ failures: deps.failures, onTaskCommitted: deps.onTaskCommitted }) } : {}),
+    retryTask: createRetryTask({ failures: deps.failures, onTaskCommitted: deps.onTaskCommitted }),
     async getTaskStats() {
       return toStatsMessage(await deps.stats.read());
     },
