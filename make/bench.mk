@@ -5,7 +5,7 @@
 # of PostgreSQL and RabbitMQ and the peers (BullMQ on Redis, pg-boss on
 # PostgreSQL) on this machine, then the system, driven by the Node.js client
 # and by C load generators (h2load, wrk); prints the figures, the CPU ledger
-# and the goals of issue 18 from that one run, and writes
+# and the performance goals from that one run, and writes
 # bench/results/<time>-<commit>.json and latest.json.
 # Knobs are BENCH_* variables (bench/lib/settings.ts), e.g.
 #   make bench BENCH_RUNS=1 BENCH_CREATE_COUNT=5000       a quicker, rougher run

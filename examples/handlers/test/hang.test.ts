@@ -7,8 +7,8 @@ describe('example handler: hang', () => {
     const controller = new AbortController();
     let settled = false;
     const work = handler(task('anything'), context({ signal: controller.signal })).finally(() => (settled = true));
-    // Still running after other timers had their turn.
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    // Still running once every pending callback and timer of this turn had its go.
+    await new Promise((resolve) => setImmediate(resolve));
     expect(settled).toBe(false);
     const reason = new Error('timed out');
     controller.abort(reason);
