@@ -62,7 +62,7 @@ export function readProcessorConfig(env: Env = process.env): Readonly<ProcessorC
 
 /** Each close step at shutdown (consumer cancel, channel, connection, LISTEN connection, pool) waits at most this. */
 export const SHUTDOWN_CLOSE_STEP_MS = 2_000;
-const CLOSE_STEPS = 4;
+const CLOSE_STEPS = 5;
 
 /**
  * How long the work still running at the end of the grace may take to unwind

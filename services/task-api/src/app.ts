@@ -5,6 +5,7 @@ import {
   createLogger,
   databaseTimeouts,
   openOrm,
+  sleep,
   taskTopology,
   type Logger,
 } from '@taskproc/core';
@@ -36,6 +37,8 @@ export interface RunningTaskApi {
 // gateway's 1 MiB REST limit so that a content over 65,536 bytes gets the
 // contract's INVALID_ARGUMENT, not a transport error.
 const READ_MAX_BYTES = 2 * 1024 * 1024;
+/** Longest the last shutdown step (closing the pool) may take. */
+const ORM_CLOSE_TIMEOUT_MS = 2_000;
 
 /** Starts the task-api: ORM, outbox relay and the ConnectRPC server on one port. */
 export async function startTaskApi(config: TaskApiConfig, logger: Logger = createLogger('task-api', config.logLevel)): Promise<RunningTaskApi> {
@@ -124,7 +127,9 @@ export async function startTaskApi(config: TaskApiConfig, logger: Logger = creat
         await sweeper.stop();
         await dueListener.stop();
         await relay.stop();
-        await orm.close();
+        // An unreachable database would hold the pool's goodbye to each connection.
+        const gaveUp = new AbortController();
+        await Promise.race([orm.close().finally(() => gaveUp.abort()), sleep(ORM_CLOSE_TIMEOUT_MS, gaveUp.signal)]).catch(() => undefined);
         logger.info('task-api stopped');
       })();
       return closing;

@@ -37,7 +37,11 @@ const INVALID_UTF8_MARK = '\uD800';
  * naming the field. configureTextEncoding is protobuf-es's own process-wide
  * hook; valid input decodes exactly as before.
  */
+let marking = false;
+
 export function markInvalidUtf8InBinaryStrings(): void {
+  if (marking) return; // once per process: every task-api in it shares the hook
+  marking = true;
   const standard = getTextEncoding();
   configureTextEncoding({
     ...standard,

@@ -3,12 +3,14 @@ import { InvalidArgumentError, isUuid } from '@taskproc/core';
 /** The contract's bounds on a task's content, in UTF-8 bytes. */
 export const MAX_CONTENT_BYTES = 65_536;
 
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
 export function validateContent(content: string): string {
   if (content.length === 0) {
     throw new InvalidArgumentError('content must not be empty');
   }
   // A lone surrogate: bytes that were not UTF-8 in a binary request (see utf8.ts).
-  if (!content.isWellFormed()) {
+  if (LONE_SURROGATE.test(content)) {
     throw new InvalidArgumentError('content must be valid UTF-8');
   }
   // Valid UTF-8, but PostgreSQL text cannot hold it: refuse it here rather

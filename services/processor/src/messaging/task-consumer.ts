@@ -13,6 +13,9 @@ import type { ProcessorEvents } from '../events.js';
 import type { DeadLetterFn, HandledMessage } from '../tasks/task-runner.js';
 import { createDeadLetterPublisher } from './dead-letter.js';
 
+/** AMQP reply code of a declaration whose arguments differ from the existing queue's. */
+const PRECONDITION_FAILED = 406;
+
 export interface TaskConsumerOptions {
   amqpUrl: string;
   /** Bounds amqp.connect (TCP and handshake). */
@@ -132,11 +135,24 @@ export class TaskConsumer {
       try {
         await this.consumeUntilClosed(() => (failures = 0));
       } catch (error) {
-        if (!this.stopping) this.options.logger.warn({ err: error, failures: failures + 1 }, 'cannot reach RabbitMQ');
+        if (!this.stopping) this.logFailure(error, failures + 1);
       }
       if (this.stopping) break;
       this.options.onChannelLost();
       await sleep(backoffDelay(failures++, 200, 10_000), this.stopController.signal).catch(() => undefined);
+    }
+  }
+
+  /** A refused declaration needs an operator (error); anything else is an outage retried (warn). */
+  private logFailure(error: unknown, failures: number): void {
+    const { logger, topology } = this.options;
+    if ((error as { code?: unknown } | null)?.code === PRECONDITION_FAILED) {
+      logger.error(
+        { err: error, failures, queue: topology.taskQueue },
+        'the broker refused the task topology: the queue exists with other arguments; every service must use the settings it was declared with (QUEUE_DELIVERY_LIMIT)',
+      );
+    } else {
+      logger.warn({ err: error, failures }, 'cannot reach RabbitMQ');
     }
   }
 
