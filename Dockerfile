@@ -23,6 +23,7 @@ ENV npm_config_update_notifier=false npm_config_fund=false npm_config_audit=fals
 COPY package.json package-lock.json ./
 COPY packages/contract/package.json packages/contract/
 COPY packages/core/package.json packages/core/
+COPY packages/handler/package.json packages/handler/
 COPY services/task-api/package.json services/task-api/
 COPY services/processor/package.json services/processor/
 COPY gateway/package.json gateway/
@@ -81,6 +82,8 @@ COPY --from=prod-deps /app/packages/contract/package.json /app/packages/contract
 COPY --from=prod-deps /app/packages/contract/dist packages/contract/dist
 COPY --from=prod-deps /app/packages/core/package.json packages/core/
 COPY --from=prod-deps /app/packages/core/dist packages/core/dist
+COPY --from=prod-deps /app/packages/handler/package.json packages/handler/
+COPY --from=prod-deps /app/packages/handler/dist packages/handler/dist
 COPY --from=prod-deps /app/services/task-api/package.json services/task-api/
 COPY --from=prod-deps /app/services/task-api/dist services/task-api/dist
 COPY --from=prod-deps /app/services/processor/package.json services/processor/

@@ -12,6 +12,7 @@ import { median, medianRun } from './lib/stats.js';
 import { BenchSystem } from './lib/system.js';
 import { measureCreate, type CreateRun } from './scenarios/create.js';
 import { measureDrain, type DrainRun } from './scenarios/drain.js';
+import { measureFailingDrain, type FailingDrainRun } from './scenarios/failing-drain.js';
 import { measureEndToEnd, measurePacedLatency, type EndToEndRun } from './scenarios/end-to-end.js';
 import { measurePostgresLimit, type PostgresLimit } from './scenarios/limit-postgres.js';
 import { measureRabbitLimit, type RabbitLimit } from './scenarios/limit-rabbitmq.js';
@@ -31,6 +32,7 @@ interface Figures {
   create?: { grpc: CreateRun[]; rest: CreateRun[] };
   endToEnd?: { saturated: EndToEndRun[]; paced: EndToEndRun; pacedRate: number };
   drain?: DrainRun[];
+  failingDrain?: FailingDrainRun;
 }
 const figures: Figures = {};
 const started = Date.now();
@@ -129,6 +131,13 @@ try {
       figures.drain.push(result);
     }
   }
+  if (settings.phases.includes('failing')) {
+    if (!system) throw new Error('the failing drain restarts processors, so it needs the system the bench starts');
+    const shape = { count: settings.failingCount, failPercent: settings.failingPercent, workMs: settings.failingWorkMs, prefetchTotal: settings.drainPrefetchTotal };
+    log(`failing drain: ${shape.count} tasks x ${shape.workMs} ms, ${shape.failPercent} % of attempts fail, total prefetch ${shape.prefetchTotal}`);
+    figures.failingDrain = await measureFailingDrain(observer!, db!, system, { ...shape, processors: settings.processors, processorEnv });
+    log(`  ${figures.failingDrain.seconds.toFixed(1)} s (ideal ${figures.failingDrain.idealSeconds.toFixed(1)} s), efficiency ${figures.failingDrain.efficiency.toFixed(3)}`);
+  }
   grpc.close();
 } finally {
   for (const cleanup of cleanups) await cleanup().catch((error: unknown) => log(`cleanup failed: ${String(error)}`));
@@ -200,6 +209,13 @@ function tableRows(f: Figures): Row[] {
     const missed = f.drain.reduce((n, r) => n + r.cancel.missed, 0);
     const endedFirst = f.drain.reduce((n, r) => n + r.cancel.workEndedFirst, 0);
     rows.push({ figure: `cancel-to-abort p50 / p99 under drain (${d.cancel.measured} cancels/run; ${endedFirst} work ended first, ${missed} missed)`, value: `${fmt.ms(p50)} / ${fmt.ms(p99)}`, target: 'p99 < 250 ms', met: p99 < 250 && missed === 0 });
+  }
+  if (f.failingDrain) {
+    const d = f.failingDrain;
+    rows.push({ figure: `failing drain: ${d.attempts} attempts (${d.failedAttempts} failed) of ${d.completed + d.failed} tasks at prefetch ${settings.drainPrefetchTotal}`, value: `${d.seconds.toFixed(1)} s (ideal ${d.idealSeconds.toFixed(1)} s)`, ratio: `${fmt.ratio(d.efficiency)} efficiency` });
+    rows.push({ figure: 'failing drain: ideal = max(attempts x work / prefetch, longest task chain)', value: `max(${d.slotBoundSeconds.toFixed(1)} s, ${d.chainBoundSeconds.toFixed(1)} s)` });
+    rows.push({ figure: 'failing drain: slots running attempts while untried tasks were queued', value: fmt.ratio(d.busyShare) });
+    rows.push({ figure: 'failing drain: most tasks waiting out a backoff at once (outbox, no slot held)', value: String(d.peakWaiting) });
   }
   return rows;
 }

@@ -2,6 +2,7 @@ import { mkdir, mkdtemp, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expectRetryReport, failedTask } from './sdk/retry-report.js';
 import { expectRoundtripReport } from './sdk/roundtrip-report.js';
 import { startTaskApiHarness, type TaskApiHarness } from './support/task-api-harness.js';
 import { commandSucceeds, pathsExist, repoRoot, requireToolchain, run } from './sdk/toolchain.js';
@@ -60,8 +61,10 @@ afterAll(async () => {
 describe('the generated Go SDK', () => {
   it('creates, reads and cancels a task over gRPC, and gets the contract error codes', async () => {
     const content = `from go ${Date.now()}`;
-    const result = await run(program, [`127.0.0.1:${harness.api.port}`, content]);
+    const failedId = await failedTask(harness.database, 'failed, retried from go');
+    const result = await run(program, [`127.0.0.1:${harness.api.port}`, content, failedId]);
     expect(result.code, `roundtrip failed:\n${result.stderr}`).toBe(0);
+    await expectRetryReport(result.stdout, failedId, 'FailedPrecondition', harness.database);
 
     await expectRoundtripReport(result.stdout, content, { failedPrecondition: 'FailedPrecondition', notFound: 'NotFound', invalidArgument: 'InvalidArgument' }, harness.database);
   });

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expectRetryReport, failedTask } from './sdk/retry-report.js';
 import { expectRoundtripReport } from './sdk/roundtrip-report.js';
 import { startTaskApiHarness, type TaskApiHarness } from './support/task-api-harness.js';
 import { commandSucceeds, requireToolchain, run } from './sdk/toolchain.js';
@@ -28,11 +29,13 @@ describe('the generated Python SDK', () => {
   it('creates, reads and cancels a task over gRPC, and gets the contract error codes', async () => {
     const content = `from python ${Date.now()}`;
     const target = `127.0.0.1:${harness.api.port}`;
-    const result = await run(PYTHON, ['sdk/python/examples/roundtrip.py', target, content], {
+    const failedId = await failedTask(harness.database, 'failed, retried from python');
+    const result = await run(PYTHON, ['sdk/python/examples/roundtrip.py', target, content, failedId], {
       // No __pycache__ in the source tree (`make check-sdk` compares it with git).
       env: { PYTHONPATH: 'sdk/python/src', PYTHONDONTWRITEBYTECODE: '1' },
     });
     expect(result.code, `roundtrip.py failed:\n${result.stderr}`).toBe(0);
+    await expectRetryReport(result.stdout, failedId, 'FAILED_PRECONDITION', harness.database);
 
     await expectRoundtripReport(result.stdout, content, { failedPrecondition: 'FAILED_PRECONDITION', notFound: 'NOT_FOUND', invalidArgument: 'INVALID_ARGUMENT' }, harness.database);
   });

@@ -23,6 +23,10 @@ export interface BenchSettings {
   drainWorkMs: number;
   /** Cancels sent during each drain run (spread over its first 20 seconds). */
   cancels: number;
+  /** The failing drain: tasks, work per attempt, and the share of attempts that fail (percent). */
+  failingCount: number;
+  failingWorkMs: number;
+  failingPercent: number;
   processors: number;
   /** Phases to run, in this order: limits, create, e2e, drain. */
   phases: string[];
@@ -39,7 +43,7 @@ export interface BenchSettings {
 }
 
 const ENV_DEV = fileURLToPath(new URL('../../.env.dev', import.meta.url));
-const PHASES = ['limits', 'create', 'e2e', 'drain'];
+const PHASES = ['limits', 'create', 'e2e', 'drain', 'failing'];
 
 export function readBenchSettings(env: NodeJS.ProcessEnv = process.env): BenchSettings {
   const dev = readEnvFile(ENV_DEV);
@@ -68,6 +72,9 @@ export function readBenchSettings(env: NodeJS.ProcessEnv = process.env): BenchSe
     drainPrefetchTotal: int('BENCH_DRAIN_PREFETCH_TOTAL', 1_000),
     drainWorkMs: int('BENCH_DRAIN_WORK_MS', 3_000),
     cancels: int('BENCH_CANCELS', 100),
+    failingCount: int('BENCH_FAILING_COUNT', 5_000),
+    failingWorkMs: int('BENCH_FAILING_WORK_MS', 3_000),
+    failingPercent: Math.min(99, int('BENCH_FAILING_PERCENT', 20)),
     processors: Math.max(1, int('BENCH_PROCESSORS', Number(dev.PROCESSOR_REPLICAS ?? 2))),
     phases: PHASES.filter((p) => phases.includes(p)),
     target,

@@ -1,6 +1,8 @@
 """Creates, reads and cancels a task over plain gRPC with the generated SDK.
 
-Usage: PYTHONPATH=sdk/python/src python3 sdk/python/examples/roundtrip.py HOST:PORT CONTENT
+Usage: PYTHONPATH=sdk/python/src python3 sdk/python/examples/roundtrip.py HOST:PORT CONTENT [FAILED_TASK_ID]
+
+With FAILED_TASK_ID (a task in status failed), it also retries that task.
 
 Prints one JSON document describing what the service answered (the proof test
 in test/sdk-python.test.ts reads it) and exits 0, or exits 1 when an answer is
@@ -38,7 +40,20 @@ def error_code(call):
     raise SystemExit("expected the call to fail, but it succeeded")
 
 
-def main(target, content):
+def retry_report(tasks, canceled_id, failed_id):
+    """RetryTask: refused for a canceled task; a failed one (if given) goes back to pending."""
+    report = {
+        "retry_canceled": error_code(
+            lambda: tasks.RetryTask(task_pb2.RetryTaskRequest(task_id=canceled_id), timeout=TIMEOUT_S)
+        ),
+    }
+    if failed_id:
+        retried = tasks.RetryTask(task_pb2.RetryTaskRequest(task_id=failed_id), timeout=TIMEOUT_S).task
+        report["retried"] = task_view(retried)
+    return report
+
+
+def main(target, content, failed_id=None):
     with grpc.insecure_channel(target) as channel:
         tasks = task_pb2_grpc.TaskServiceStub(channel)
         created = tasks.CreateTask(task_pb2.CreateTaskRequest(content=content), timeout=TIMEOUT_S).task
@@ -58,6 +73,7 @@ def main(target, content):
                 lambda: tasks.CreateTask(task_pb2.CreateTaskRequest(content=""), timeout=TIMEOUT_S)
             ),
         }
+        report.update(retry_report(tasks, created.id, failed_id))
     print(json.dumps(report))
     ok = (
         created.status == task_pb2.TASK_STATUS_PENDING
@@ -68,6 +84,6 @@ def main(target, content):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 3:
+    if len(sys.argv) not in (3, 4):
         sys.exit(__doc__)
-    sys.exit(main(sys.argv[1], sys.argv[2]))
+    sys.exit(main(*sys.argv[1:]))

@@ -7,8 +7,8 @@ import { validateContent, validateTaskId } from './validation.js';
 
 export interface TaskServiceDeps {
   store: TaskStore;
-  /** Retries of failed tasks (RetryTask). */
-  failures: TaskFailureStore;
+  /** Retries of failed tasks; without it (a partial service in a test) RetryTask answers UNIMPLEMENTED. */
+  failures?: TaskFailureStore;
   /**
    * Inserts a pending task with its outbox entry and resolves once both are
    * committed (see group-commit.ts); `signal` is the request's, so a create
@@ -44,7 +44,7 @@ export function createTaskService(deps: TaskServiceDeps): Partial<ServiceImpl<ty
       return { task: toTaskMessage(await deps.store.cancelIfNotFinal(validateTaskId(request.taskId))) };
     },
 
-    retryTask: createRetryTask(deps),
+    ...(deps.failures ? { retryTask: createRetryTask({ failures: deps.failures, onTaskCommitted: deps.onTaskCommitted }) } : {}),
 
     async checkHealth() {
       if (!(await deps.probeDatabase())) {

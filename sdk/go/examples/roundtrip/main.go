@@ -2,7 +2,9 @@
 // generated SDK, then prints one JSON document describing what the service
 // answered (the proof test in test/sdk-go.test.ts reads it).
 //
-//	roundtrip HOST:PORT CONTENT
+//	roundtrip HOST:PORT CONTENT [FAILED_TASK_ID]
+//
+// With FAILED_TASK_ID (a task in status failed), it also retries that task.
 //
 // It exits 1 when an answer is not what the contract promises.
 package main
@@ -59,7 +61,22 @@ func randomUUID() string {
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
 }
 
-func run(target, content string) (map[string]interface{}, bool, error) {
+// retryReport calls RetryTask: refused for the canceled task; the failed one
+// (when given) goes back to pending.
+func retryReport(ctx context.Context, tasks taskprocv1.TaskServiceClient, canceledID, failedID string) (map[string]interface{}, error) {
+	_, retryCanceled := tasks.RetryTask(ctx, &taskprocv1.RetryTaskRequest{TaskId: canceledID})
+	report := map[string]interface{}{"retry_canceled": codeOf(retryCanceled)}
+	if failedID != "" {
+		retried, err := tasks.RetryTask(ctx, &taskprocv1.RetryTaskRequest{TaskId: failedID})
+		if err != nil {
+			return nil, fmt.Errorf("RetryTask: %w", err)
+		}
+		report["retried"] = view(retried.GetTask())
+	}
+	return report, nil
+}
+
+func run(target, content, failedID string) (map[string]interface{}, bool, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	conn, err := grpc.DialContext(ctx, target, grpc.WithInsecure(), grpc.WithBlock())
@@ -94,6 +111,13 @@ func run(target, content string) (map[string]interface{}, bool, error) {
 		"get_unknown":  codeOf(getUnknown),
 		"create_empty": codeOf(createEmpty),
 	}
+	retries, err := retryReport(ctx, tasks, id, failedID)
+	if err != nil {
+		return nil, false, err
+	}
+	for key, value := range retries {
+		report[key] = value
+	}
 	ok := created.GetTask().GetStatus() == taskprocv1.TaskStatus_TASK_STATUS_PENDING &&
 		fetched.GetTask().GetId() == id &&
 		canceled.GetTask().GetStatus() == taskprocv1.TaskStatus_TASK_STATUS_CANCELED
@@ -101,11 +125,15 @@ func run(target, content string) (map[string]interface{}, bool, error) {
 }
 
 func main() {
-	if len(os.Args) != 3 {
-		fmt.Fprintln(os.Stderr, "usage: roundtrip HOST:PORT CONTENT")
+	if len(os.Args) != 3 && len(os.Args) != 4 {
+		fmt.Fprintln(os.Stderr, "usage: roundtrip HOST:PORT CONTENT [FAILED_TASK_ID]")
 		os.Exit(2)
 	}
-	report, ok, err := run(os.Args[1], os.Args[2])
+	failedID := ""
+	if len(os.Args) == 4 {
+		failedID = os.Args[3]
+	}
+	report, ok, err := run(os.Args[1], os.Args[2], failedID)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "roundtrip:", err)
 		os.Exit(1)
