@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import amqp, { type Channel, type ChannelModel } from 'amqplib';
+import pg from 'pg';
 import { createClient, type Client } from '@connectrpc/connect';
 import { createGrpcTransport } from '@connectrpc/connect-node';
 import { TaskService } from '@taskproc/contract';
@@ -99,6 +100,27 @@ describe('outbox entries with a not-before time', () => {
     expect(await dueInMs(late)).toBeGreaterThan(0);
     const rest = await waitFor(takeMessages, (ids) => ids.length > 0, { timeoutMs: 20_000, description: 'the later entry' });
     expect(rest).toEqual([late]);
+  });
+
+  it('are announced to the relays by NOTIFY on commit, while an entry due at once (every create) announces nothing', async () => {
+    const listener = new pg.Client({ connectionString: harness.database.url });
+    await listener.connect();
+    const notices: string[] = [];
+    listener.on('notification', (n) => notices.push(String(n.payload)));
+    try {
+      await listener.query('LISTEN taskproc_outbox_due');
+      const created = await quietTask();
+      await queueLater(created, 1_500);
+      // Notices come in commit order: the create's would come first.
+      await waitFor(() => notices.length, (n) => n > 0, { description: 'the notice of the waiting entry' });
+      expect(notices).toHaveLength(1);
+      expect(Number(notices[0])).toBeGreaterThan(1_000);
+      expect(Number(notices[0])).toBeLessThanOrEqual(1_500);
+      // Leave nothing waiting for the next test.
+      await waitFor(takeMessages, (ids) => ids.includes(created), { timeoutMs: 15_000, description: 'the waiting entry published' });
+    } finally {
+      await listener.end();
+    }
   });
 
   it('survive a restart of task-api: the new relay finds the waiting entry and publishes it on time', async () => {

@@ -15,9 +15,10 @@ export function failureMessage(error: unknown): string {
   // NUL cannot be stored in a PostgreSQL text column.
   message = message.replaceAll('\u0000', '');
   if (message.length <= MAX_ERROR_LENGTH) return message;
-  // By code points, so a surrogate pair is never cut in half; the first
-  // 2 * MAX code units always hold at least MAX code points.
-  const points = [...message.slice(0, 2 * MAX_ERROR_LENGTH)];
+  // By code points, so a surrogate pair is never cut in half. 2 * (MAX + 1)
+  // code units always hold more than MAX code points, so a shorter message
+  // is counted whole.
+  const points = [...message.slice(0, 2 * (MAX_ERROR_LENGTH + 1))];
   return points.length > MAX_ERROR_LENGTH ? `${points.slice(0, MAX_ERROR_LENGTH - 1).join('')}…` : message;
 }
 
