@@ -62,7 +62,9 @@ export async function restHealth(gatewayUrl: string): Promise<{ status: number; 
 }
 
 export interface HealthSample {
+  /** When the checks were sent and when the slower one was answered. */
   at: number;
+  answeredAt: number;
   readiness: HealthReading;
   /** GET /health through the gateway, when one runs. */
   rest: { status: number; ms: number } | null;
@@ -79,7 +81,7 @@ export class HealthSampler {
       while (!this.stopped.signal.aborted) {
         const at = Date.now();
         const [readiness, rest] = await Promise.all([probe.check(), gatewayUrl ? restHealth(gatewayUrl) : Promise.resolve(null)]);
-        this.samples.push({ at, readiness, rest });
+        this.samples.push({ at, answeredAt: Date.now(), readiness, rest });
         const wait = Math.max(0, at + 1_000 - Date.now());
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, wait);
@@ -95,8 +97,11 @@ export class HealthSampler {
     return this.samples;
   }
 
-  /** Samples taken in [from, to). */
+  /**
+   * Samples sent and answered within [from, to). A check sent just before an
+   * outage ends may be answered just after it, by a database that is back.
+   */
   between(from: number, to: number): HealthSample[] {
-    return this.samples.filter((s) => s.at >= from && s.at < to);
+    return this.samples.filter((s) => s.at >= from && s.answeredAt < to);
   }
 }

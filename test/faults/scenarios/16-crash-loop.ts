@@ -8,9 +8,9 @@ import { waitFor } from '../../support/wait-for.js';
 const SURVIVE = 'survive';
 const CRASHERS = 2;
 /** The crash-loop cap: interrupted attempts after which a task is failed instead of run again. */
-const MAX_INTERRUPTIONS = 3;
+const MAX_INTERRUPTIONS = 2;
 /** Below the cap, so a crashing message is dead-lettered and comes back through the stale task sweeper, as it did forever before the cap. */
-const DELIVERY_LIMIT = 2;
+const DELIVERY_LIMIT = 1;
 const STALE_AFTER_MS = 4_000;
 const PROCESSORS = ['processor-1', 'processor-2'];
 
@@ -21,13 +21,18 @@ const PROCESSORS = ['processor-1', 'processor-2'];
  * each is restarted whenever it dies, as an orchestrator would. Two deadly
  * tasks go in among 200 ordinary ones. Each
  * kills a processor, is redelivered, kills the next, reaches the queue's
- * delivery limit (2 here), is dead-lettered, comes back through the stale
+ * delivery limit (1 here), is dead-lettered, comes back through the stale
  * task sweeper (4 s here), and so on: without a bound, forever. With the
- * crash-loop cap (TASK_MAX_INTERRUPTIONS 3) it must end `failed` with a
- * reason, after at most 3 crashes each, and stay so: once both are failed,
+ * crash-loop cap (TASK_MAX_INTERRUPTIONS 2) it must end `failed` with a
+ * reason, after at most 2 crashes each, and stay so: once both are failed,
  * two more sweeper periods pass with no crash, no new attempt and no new
- * dead letter. The ordinary tasks must all complete (the crashes interrupt
- * their attempts too, but a task is interrupted 3 times only by bad luck).
+ * dead letter. The ordinary tasks must all complete.
+ *
+ * Each processor holds one task at a time (prefetch 1), so a crash
+ * interrupts only the task that caused it. With a larger prefetch the
+ * ordinary tasks held beside a deadly one are interrupted by its crashes
+ * too, and a few may reach the cap themselves: the price of running tasks
+ * side by side in one process, not something this scenario measures.
  */
 export const crashLoop: Scenario = {
   id: '16-crash-loop',
@@ -37,7 +42,7 @@ export const crashLoop: Scenario = {
     TASK_MAX_INTERRUPTIONS: String(MAX_INTERRUPTIONS),
     QUEUE_DELIVERY_LIMIT: String(DELIVERY_LIMIT),
     TASK_STALE_AFTER_MS: String(STALE_AFTER_MS),
-    PROCESSOR_PREFETCH: '10',
+    PROCESSOR_PREFETCH: '1',
   },
   async run(ctx) {
     const { system, db } = ctx;
@@ -54,18 +59,17 @@ export const crashLoop: Scenario = {
     ctx.allowDeliveryLimitDeadLetters(CRASHERS * MAX_INTERRUPTIONS);
 
     const load = submitLoad(system.clients, ctx.record, ctx.topology.taskQueue, { count: 200, concurrency: 8, ratePerSecond: 20, content: () => SURVIVE });
-    await delay(1_000);
     await submitLoad(system.clients, ctx.record, ctx.topology.taskQueue, { count: CRASHERS, concurrency: CRASHERS, via: () => 'grpc', content: (i) => `crash-loop ${i}` });
     const deadly = [...ctx.record.acknowledged().entries()].filter(([, s]) => s.content !== SURVIVE).map(([id]) => id);
     if (deadly.length !== CRASHERS) return ctx.fail(`only ${deadly.length} of ${CRASHERS} deadly tasks were created`);
     await load;
 
-    const ended = await waitFor(() => states(ctx, deadly), (rows) => rows.every((r) => r.status === 'failed'), { timeoutMs: 75_000, intervalMs: 250 }).then(
+    const ended = await waitFor(() => states(ctx, deadly), (rows) => rows.every((r) => r.status === 'failed'), { timeoutMs: 80_000, intervalMs: 250 }).then(
       () => true,
       () => false,
     );
     const settled = await states(ctx, deadly);
-    if (!ended) return ctx.fail(`the crash loop did not end within 75 s: ${settled.map((r) => `${r.status} after ${r.attempt} attempts`).join(', ')} (${crashes.length} crashes)`);
+    if (!ended) return ctx.fail(`the crash loop did not end within 80 s: ${settled.map((r) => `${r.status} after ${r.attempt} attempts`).join(', ')} (${crashes.length} crashes)`);
     await supervisor.settleRestarts();
     ctx.note(`${crashes.length} processor crashes; the deadly tasks ended failed after ${settled.map((r) => r.attempt).join(' and ')} attempts: "${settled[0]!.error}"`);
     if (crashes.length > CRASHERS * MAX_INTERRUPTIONS) ctx.fail(`${crashes.length} crashes, more than ${MAX_INTERRUPTIONS} per deadly task`);
