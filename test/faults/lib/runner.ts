@@ -31,6 +31,11 @@ function defaultSettings(): Record<string, string> {
     PROCESSING_DURATION_MS: '300',
     PROCESSOR_SHUTDOWN_GRACE_MS: '5000',
     GATEWAY_HOST: '127.0.0.1',
+    // Several processors (and a second task-api) run side by side: each
+    // metrics server takes a free port instead of its fixed default.
+    TASK_API_METRICS_PORT: '0',
+    PROCESSOR_METRICS_PORT: '0',
+    GATEWAY_METRICS_PORT: '0',
   };
 }
 
