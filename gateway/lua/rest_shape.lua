@@ -132,7 +132,11 @@ end
 
 local scan_value
 
-local function scan_object(text, first)
+-- Deeper texts are not JSON to this scanner (Lua's stack would run out on a
+-- body of nested brackets); the same bound as gateway/src/json-scan.ts.
+local MAX_DEPTH = 100
+
+local function scan_object(text, first, depth)
   local node = { kind = "object", members = {}, first = first }
   local i = skip_space(text, first + 1)
   if string.sub(text, i, i) == "}" then
@@ -146,7 +150,7 @@ local function scan_object(text, first)
     i = skip_space(text, i)
     if string.sub(text, i, i) ~= ":" then fail("expected ':'", i) end
     local value
-    value, i = scan_value(text, skip_space(text, i + 1))
+    value, i = scan_value(text, skip_space(text, i + 1), depth + 1)
     node.members[#node.members + 1] = { key = key.value, key_first = key.first, key_last = key.last, value = value }
     i = skip_space(text, i)
     local char = string.sub(text, i, i)
@@ -160,7 +164,7 @@ local function scan_object(text, first)
   end
 end
 
-local function scan_array(text, first)
+local function scan_array(text, first, depth)
   local node = { kind = "array", items = {}, first = first }
   local i = skip_space(text, first + 1)
   if string.sub(text, i, i) == "]" then
@@ -169,7 +173,7 @@ local function scan_array(text, first)
   end
   while true do
     local item
-    item, i = scan_value(text, i)
+    item, i = scan_value(text, i, depth + 1)
     node.items[#node.items + 1] = item
     i = skip_space(text, i)
     local char = string.sub(text, i, i)
@@ -198,10 +202,12 @@ end
 
 local LITERALS = { ["true"] = true, ["false"] = false, null = json.null }
 
-scan_value = function(text, i)
+scan_value = function(text, i, depth)
+  depth = depth or 0
   local char = string.sub(text, i, i)
-  if char == "{" then return scan_object(text, i) end
-  if char == "[" then return scan_array(text, i) end
+  if (char == "{" or char == "[") and depth >= MAX_DEPTH then fail("nested too deeply", i) end
+  if char == "{" then return scan_object(text, i, depth) end
+  if char == "[" then return scan_array(text, i, depth) end
   if char == '"' then return scan_string(text, i) end
   if char == "-" or string.match(char, "%d") then return scan_number(text, i) end
   for word, value in pairs(LITERALS) do

@@ -24,6 +24,10 @@ export function rawText(text: string, node: { first: number; last: number }): st
 
 class JsonScanError extends Error {}
 
+// Deeper texts are not JSON to this scanner (the call stack would run out on
+// a body of nested brackets); protobuf's JSON parsers stop at 100 too.
+const MAX_DEPTH = 100;
+
 const SIMPLE_ESCAPES: Readonly<Record<string, string>> = { '"': '"', '\\': '\\', '/': '/', b: '\b', f: '\f', n: '\n', r: '\r', t: '\t' };
 
 /** Scans a whole JSON text; undefined if it is not valid JSON. */
@@ -47,10 +51,11 @@ function skipSpace(text: string, i: number): number {
   return i;
 }
 
-function scanValue(text: string, i: number): [JsonNode, number] {
+function scanValue(text: string, i: number, depth = 0): [JsonNode, number] {
   const char = text[i];
-  if (char === '{') return scanObject(text, i);
-  if (char === '[') return scanArray(text, i);
+  if ((char === '{' || char === '[') && depth >= MAX_DEPTH) throw new JsonScanError(`nested deeper than ${MAX_DEPTH} at ${i}`);
+  if (char === '{') return scanObject(text, i, depth);
+  if (char === '[') return scanArray(text, i, depth);
   if (char === '"') return scanString(text, i);
   if (char === '-' || (char !== undefined && char >= '0' && char <= '9')) return scanNumber(text, i);
   for (const [word, value] of [['true', true], ['false', false], ['null', null]] as const) {
@@ -59,7 +64,7 @@ function scanValue(text: string, i: number): [JsonNode, number] {
   throw new JsonScanError(`unexpected character at ${i}`);
 }
 
-function scanObject(text: string, first: number): [JsonNode, number] {
+function scanObject(text: string, first: number, depth: number): [JsonNode, number] {
   const members: JsonMember[] = [];
   let i = skipSpace(text, first + 1);
   if (text[i] === '}') return [{ kind: 'object', members, first, last: i }, i + 1];
@@ -68,7 +73,7 @@ function scanObject(text: string, first: number): [JsonNode, number] {
     const [key, afterKey] = scanString(text, i);
     i = skipSpace(text, afterKey);
     if (text[i] !== ':') throw new JsonScanError(`expected ':' at ${i}`);
-    const [value, afterValue] = scanValue(text, skipSpace(text, i + 1));
+    const [value, afterValue] = scanValue(text, skipSpace(text, i + 1), depth + 1);
     members.push({ key: key.value as string, keyFirst: key.first, keyLast: key.last, value });
     i = skipSpace(text, afterValue);
     if (text[i] === '}') return [{ kind: 'object', members, first, last: i }, i + 1];
@@ -77,12 +82,12 @@ function scanObject(text: string, first: number): [JsonNode, number] {
   }
 }
 
-function scanArray(text: string, first: number): [JsonNode, number] {
+function scanArray(text: string, first: number, depth: number): [JsonNode, number] {
   const items: JsonNode[] = [];
   let i = skipSpace(text, first + 1);
   if (text[i] === ']') return [{ kind: 'array', items, first, last: i }, i + 1];
   for (;;) {
-    const [item, next] = scanValue(text, i);
+    const [item, next] = scanValue(text, i, depth + 1);
     items.push(item);
     i = skipSpace(text, next);
     if (text[i] === ']') return [{ kind: 'array', items, first, last: i }, i + 1];

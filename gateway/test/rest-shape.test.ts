@@ -95,6 +95,11 @@ describe('REST shape rule (TypeScript) on the shared fixtures', () => {
 });
 
 describe('REST shape rule details', () => {
+  it('takes a body of 100,000 nested brackets for no JSON object rather than running out of stack', () => {
+    const body = `{"content":${'['.repeat(100_000)}${']'.repeat(100_000)}}`;
+    expect(checkBodyFields({ method: 'POST', path: '/task', body })).toBeUndefined();
+  });
+
   it('normalizes only protobuf JSON timestamps', () => {
     expect(normalizeTimestamp('2024-10-28T08:04:08Z')).toBe('2024-10-28T08:04:08.000000Z');
     expect(normalizeTimestamp('2024-10-28T08:04:08.123456789Z')).toBe('2024-10-28T08:04:08.123456Z');
