@@ -28,7 +28,7 @@ import { measureTelemetryOverhead, telemetryOverheadRows, type TelemetryOverhead
 // `make bench`: measures the limits of PostgreSQL and RabbitMQ and the peers
 // (BullMQ, pg-boss) on this machine, then the system against them, driven by
 // the Node.js client and by C load generators, and prints the figures, the
-// CPU ledger and the goals of issue 18 from this one run. Figures go to
+// CPU ledger and the performance goals from this one run. Figures go to
 // bench/results/<time>-<commit>.json and bench/results/latest.json.
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -255,7 +255,7 @@ const ledger = ledgerColumns(figures);
 const goals = goalRows(figures, machineInfo);
 process.stdout.write(`\n${formatTable(rows)}\n\n`);
 if (ledger.length > 0) process.stdout.write(`CPU ledger: CPU ms per task of each process, over the median saturated run of each kind (from /proc)\n\n${formatLedger(ledger)}\n\n`);
-if (goals.length > 0) process.stdout.write(`Goals (issue 18), from this run\n\n${formatGoals(goals)}\n\n`);
+if (goals.length > 0) process.stdout.write(`Goals, from this run\n\n${formatGoals(goals)}\n\n`);
 const load = (l: number[]) => l.map((v) => v.toFixed(2)).join(', ');
 process.stdout.write(`Load average (1, 5, 15 min) at the start: ${load(loadAverage.start)}; at the end: ${load(loadAverage.end)} (${machineInfo.cpus} CPUs, shared with whatever else runs on this machine)\n`);
 if (figures.peers) process.stdout.write(`BullMQ's store: ${figures.peers.bullmq.durability}. pg-boss's and taskproc's: ${figures.peers.pgBoss.durability}.\n`);

@@ -25,7 +25,7 @@ export const fmt = {
   ratio: (v: number) => round(v, 2).toFixed(2),
 };
 
-/** One goal of issue 18 with its figure from this run; `met` undefined when it could not be judged. */
+/** One performance goal with its figure from this run; `met` undefined when it could not be judged. */
 export interface Goal {
   goal: string;
   figure: string;

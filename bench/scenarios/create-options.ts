@@ -6,7 +6,7 @@ import type { BenchDatabase } from '../lib/bench-database.js';
 import { Observer, wallClockMs } from '../lib/observer.js';
 import { percentile } from '../lib/stats.js';
 
-// Create options (issue 14): BatchCreateTasks end to end, and how late
+// Create options: BatchCreateTasks end to end, and how late
 // scheduled tasks are claimed. Processors run with PROCESSING_DURATION_MS=0.
 
 export interface BatchCreateRun {
