@@ -4,6 +4,7 @@ import type { TaskClient } from './client.js';
 import { TaskClientError } from './errors.js';
 import { statusName } from './task-json.js';
 import { watchTask } from './watch-task.js';
+import { abortableSleep } from './abortable-sleep.js';
 
 export interface WaitForStatusOptions {
   /** Give up after this long (default 60 s); the promise rejects with WaitTimeoutError. */
@@ -116,23 +117,10 @@ async function poll(
     if (!last || last.status !== task.status) onStatus?.(task);
     last = task;
     if (awaited.includes(task.status)) return task;
-    await sleep(Math.min(intervalMs, Math.max(0, deadline - Date.now())), signal);
+    await abortableSleep(Math.min(intervalMs, Math.max(0, deadline - Date.now())), signal);
   }
 }
 
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal!.reason);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}
 
 /** "completed", "completed or canceled", "completed, canceled or failed". */
 function listOfNames(names: string[]): string {

@@ -3,6 +3,7 @@ import type { Task } from '@taskproc/contract';
 import type { TaskClient } from './client.js';
 import { TaskClientError } from './errors.js';
 import { isFinal } from './task-json.js';
+import { abortableSleep } from './abortable-sleep.js';
 
 export interface WatchTaskOptions {
   /** Aborting ends the iteration with the signal's reason. */
@@ -67,7 +68,7 @@ export async function* watchTask(client: Pick<TaskClient, 'watchTask'>, taskId: 
       signal?.removeEventListener('abort', onAbort);
       stream.abort();
     }
-    await sleep(Math.min(5_000, 100 * 2 ** failures), signal);
+    await abortableSleep(Math.min(5_000, 100 * 2 ** failures), signal);
   }
 }
 
@@ -75,16 +76,3 @@ function sameState(a: Task, b: Task): boolean {
   return a.status === b.status && a.updatedAt?.seconds === b.updatedAt?.seconds && a.updatedAt?.nanos === b.updatedAt?.nanos;
 }
 
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal!.reason);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}

@@ -1,9 +1,9 @@
-import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
+import type { MikroORM } from '@mikro-orm/postgresql';
 import type { TaskStatusName } from '../status.js';
-import { translateDatabaseError } from './database-errors.js';
 import { fromDatabaseTimestamp } from './micros-timestamp.type.js';
-import { taskFromRow } from './task-store.js';
+import { taskFromRow } from './task-row.js';
 import type { Task } from './task.entity.js';
+import { executeRaw } from './raw-statement.js';
 
 /** The channel the transition trigger notifies on every insert and change of status of a task. */
 export const TASK_CHANGED_CHANNEL = 'taskproc_task_changed';
@@ -103,13 +103,8 @@ export class TaskChangeReader {
     return rows.map(changeFromRow);
   }
 
-  private async execute(sql: string, params: unknown[]): Promise<Record<string, unknown>[]> {
-    try {
-      const em: EntityManager = this.orm.em.fork();
-      return await em.getConnection().execute<Record<string, unknown>[]>(sql, params, 'all');
-    } catch (error) {
-      throw translateDatabaseError(error);
-    }
+  private execute(sql: string, params: unknown[]): Promise<Record<string, unknown>[]> {
+    return executeRaw(this.orm, sql, params);
   }
 }
 

@@ -1,9 +1,10 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { FailedPreconditionError, NotFoundError } from '../errors.js';
-import { translateDatabaseError } from './database-errors.js';
 import { fromDatabaseTimestamp } from './micros-timestamp.type.js';
-import { taskFromRow, type TaskStoreObserver } from './task-store.js';
+import { taskFromRow } from './task-row.js';
+import type { TaskStoreObserver } from './task-store.js';
 import type { Task } from './task.entity.js';
+import { executeRaw } from './raw-statement.js';
 
 /**
  * The changes of status of work that fails: the end of a failed attempt
@@ -99,12 +100,7 @@ export class TaskFailureStore {
     );
   }
 
-  /** One raw statement on a pooled connection (its own transaction). */
-  private async execute(sql: string, params: unknown[]): Promise<Record<string, unknown>[]> {
-    try {
-      return await this.orm.em.fork().getConnection().execute<Record<string, unknown>[]>(sql, params, 'all');
-    } catch (error) {
-      throw translateDatabaseError(error);
-    }
+  private execute(sql: string, params: unknown[]): Promise<Record<string, unknown>[]> {
+    return executeRaw(this.orm, sql, params);
   }
 }

@@ -1,10 +1,10 @@
-import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
+import type { MikroORM } from '@mikro-orm/postgresql';
 import { NotFoundError } from '../errors.js';
 import type { TaskStatusName } from '../status.js';
-import { translateDatabaseError } from './database-errors.js';
 import { fromDatabaseTimestamp } from './micros-timestamp.type.js';
-import { taskFromRow } from './task-store.js';
+import { taskFromRow } from './task-row.js';
 import type { Task } from './task.entity.js';
+import { executeRaw } from './raw-statement.js';
 
 /** Where a listing page starts: strictly after this task in (created_at, id) descending order. */
 export interface ListPosition {
@@ -90,12 +90,7 @@ export class TaskListing {
     }));
   }
 
-  private async execute(sql: string, params: unknown[]): Promise<Record<string, unknown>[]> {
-    try {
-      const em: EntityManager = this.orm.em.fork();
-      return await em.getConnection().execute<Record<string, unknown>[]>(sql, params, 'all');
-    } catch (error) {
-      throw translateDatabaseError(error);
-    }
+  private execute(sql: string, params: unknown[]): Promise<Record<string, unknown>[]> {
+    return executeRaw(this.orm, sql, params);
   }
 }

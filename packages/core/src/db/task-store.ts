@@ -8,8 +8,6 @@ import { createTasks, deleteExpiredKeys, tasksOrConflict, type CreateOutcome, ty
 import { taskFromRow } from './task-row.js';
 import { TaskSchema, type Task } from './task.entity.js';
 
-// Moved to task-row.ts (shared with task-creation.ts); still exported here for its other users.
-export { taskFromRow } from './task-row.js';
 
 /** What a successful claim hands the processor: the attempt it now holds. */
 export interface Claim {
