@@ -151,13 +151,16 @@ export async function startTaskApi(config: TaskApiConfig, logger: Logger = creat
     // refused tokens and spent budgets included. Authentication comes before
     // anything that works for the caller, and the tenant it finds is what the
     // limits (then the handlers) read; an unauthenticated flood is refused
-    // without touching any tenant's budget. The deadline bounds the handler's
-    // dependencies; a JWKS fetch has its own bound (AUTH_JWKS_TIMEOUT_MS).
+    // without touching any tenant's budget. The limits share the process
+    // among tenants: with AUTH_MODE=none there is one, bounded by the
+    // process-wide limits alone, as before authentication existed. The
+    // deadline bounds the handler's dependencies; a JWKS fetch has its own
+    // bound (AUTH_JWKS_TIMEOUT_MS).
     interceptors: [
       rpcTelemetryInterceptor(registry, { tracing: tracing.enabled }),
       requestInterceptor(logger),
       auth.interceptor,
-      tenantLimitsInterceptor(config.limits, { registry }),
+      ...(config.auth.mode === 'jwt' ? [tenantLimitsInterceptor(config.limits, { registry })] : []),
       requestDeadlineInterceptor(config.requestTimeoutMs),
     ],
     readMaxBytes: READ_MAX_BYTES,

@@ -146,3 +146,28 @@ describe('the watch-stream cap', () => {
     }
   });
 });
+
+describe('without authentication', () => {
+  let harness: TaskApiHarness;
+
+  beforeAll(async () => {
+    harness = await startTaskApiHarness('limits_off', (env) => ({ ...env, AUTH_MODE: 'none', TENANT_RATE_LIMIT_PER_S: '1', TENANT_RATE_LIMIT_BURST: '1', TENANT_MAX_WATCH_STREAMS: '1' }));
+  });
+  afterAll(async () => {
+    await harness?.close();
+  });
+
+  it('applies no tenant limits: the one tenant has the process-wide bounds alone', async () => {
+    const client = createClient(TaskService, transportsFor(harness.api.url).grpc);
+    for (let i = 0; i < 5; i++) expect((await outcome(() => client.listTasks({}))).code).toBe('OK');
+    const controllers = [new AbortController(), new AbortController(), new AbortController()];
+    try {
+      for (const controller of controllers) {
+        const stream = client.watchTasks({}, { signal: controller.signal })[Symbol.asyncIterator]();
+        expect((await stream.next()).done).toBe(false);
+      }
+    } finally {
+      for (const controller of controllers) controller.abort();
+    }
+  });
+});

@@ -80,7 +80,7 @@ describe('the request budget', () => {
     expect((await client.getTask({}, as('acme'))).task?.id).toBe('acme');
   });
 
-  it('charges the default tenant when no one authenticated, and never charges CheckHealth', async () => {
+  it('charges the default tenant for a request that names none, and never charges CheckHealth', async () => {
     const { client } = setUp({ ratePerSecond: 1, burst: 1, maxWatchStreams: 0 });
     await client.getTask({});
     expect((await refusal(() => client.getTask({}))).code).toBe(Code.ResourceExhausted);
