@@ -72,6 +72,11 @@ beforeAll(async () => {
     AUTH_ISSUER: DEV_AUTH.issuer,
     AUTH_AUDIENCE: DEV_AUTH.audience,
     AUTH_TENANT_CLAIM: DEV_AUTH.tenantClaim,
+    // Small budgets, so the 429s below come quickly: every other test's
+    // tenant makes a few requests at most.
+    TENANT_RATE_LIMIT_PER_S: '1',
+    TENANT_RATE_LIMIT_BURST: '5',
+    TENANT_MAX_WATCH_STREAMS: '1',
   }));
   gateway = await startGateway({ host: '127.0.0.1', port: 0, upstreamUrl: harness.api.url, logLevel: 'silent' }, { logger: createLogger('gateway', 'silent') });
 }, 60_000);
@@ -169,6 +174,42 @@ describe('REST routes with authentication on (embedded gateway, real task-api)',
     const oversized = await call(`Bearer ${'a'.repeat(MAX_TOKEN_BYTES + 1)}`);
     expect(oversized.status).toBe(401);
     expect(await oversized.json()).toEqual({ code: 'unauthenticated', message: `token too large (more than ${MAX_TOKEN_BYTES} bytes)` });
+  });
+});
+
+describe('tenant limits through the embedded gateway', () => {
+  it("answers a spent budget 429 with the Status body and task-api's Retry-After, on unary and watch routes alike; other tenants go on", async () => {
+    const greedy = `Bearer ${await tokenFor('greedy')}`;
+    const list = ROWS['GET /tasks']!;
+    let answer = await send(list, greedy);
+    for (let sent = 1; answer.status !== 429 && sent < 50; sent += 1) answer = await send(list, greedy);
+    expect(answer.status).toBe(429);
+    expect(answer.json).toEqual({ code: 8, message: expect.any(String), details: [] });
+    expect(Number(answer.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect(answer.headers.get('www-authenticate')).toBeNull();
+
+    const watch = await send(ROWS['GET /task/{task_id}/watch']!, greedy);
+    expect([watch.status, watch.headers.get('content-type')]).toEqual([429, 'application/json']);
+    expect(Number(watch.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+
+    expect((await send(list, `Bearer ${await tokenFor('frugal')}`)).status).toBe(200);
+  });
+
+  it('refuses a watch past the tenant\'s open streams with 429 before the stream starts', async () => {
+    const token = `Bearer ${await tokenFor('one-watcher')}`;
+    const created = await fetch(`${gateway.url}/task`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: token }, body: '{"content":"watched once"}' });
+    const { id } = (await created.json()) as { id: string };
+    const abort = new AbortController();
+    const first = await fetch(`${gateway.url}/task/${id}/watch`, { headers: { authorization: token }, signal: abort.signal });
+    expect(first.status).toBe(200);
+    try {
+      const second = await fetch(`${gateway.url}/task/${id}/watch`, { headers: { authorization: token } });
+      expect([second.status, second.headers.get('content-type')]).toEqual([429, 'application/json']);
+      expect(Number(second.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+      expect(await second.json()).toMatchObject({ code: 8 });
+    } finally {
+      abort.abort();
+    }
   });
 });
 
