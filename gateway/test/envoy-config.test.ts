@@ -383,7 +383,7 @@ describe('gateway/envoy.yaml: authentication, limits and TLS at the edge', () =>
 
   it("answers its own refusals in the contract's shape: 401 with the Status body and challenge, 429 with Retry-After", () => {
     const localReplies = connectionManager().local_reply_config;
-    const rest = { 'content-type': 'application/json' };
+    const rest = { 'content-type': 'application/json', ':path': '/tasks' };
     const challenge = `Bearer realm="${AUTH_REALM}"`;
 
     // jwt_authn without a token: its challenge names the request URL; ours the realm.
@@ -411,6 +411,12 @@ describe('gateway/envoy.yaml: authentication, limits and TLS at the edge', () =>
       expect(rewriteLocalReply(localReplies, { request: grpc, status: 403, body: 'Audiences in Jwt are not allowed' })).toMatchObject({ status: 401, body: 'Audiences in Jwt are not allowed' });
       expect(rewriteLocalReply(localReplies, { request: grpc, status: 429, body: 'local_rate_limited' })).toMatchObject({ status: 429, body: 'local_rate_limited' });
     }
+
+    // The dashboard's Connect calls get the Connect protocol's error JSON.
+    const connect = { 'content-type': 'application/json', ':path': '/taskproc.v1.TaskService/ListTasks' };
+    expect(rewriteLocalReply(localReplies, { request: connect, status: 401, body: 'Jwt is missing' })).toMatchObject({ status: 401, body: { code: 'unauthenticated', message: 'Jwt is missing' } });
+    expect(rewriteLocalReply(localReplies, { request: { ...connect, authorization: 'Bearer a.b.c' }, status: 403, body: 'Audiences in Jwt are not allowed' })).toMatchObject({ status: 401, body: { code: 'unauthenticated' } });
+    expect(rewriteLocalReply(localReplies, { request: connect, status: 429, body: 'x', headers: { 'retry-after': '1' } })).toMatchObject({ status: 429, headers: { 'retry-after': '1' }, body: { code: 'resource_exhausted' } });
 
     // The Lua rule's own replies (its 401 for an oversized token among them) are final.
     const luaReply = { request: { ...rest, authorization: `Bearer ${'x'.repeat(9000)}` }, status: 401, body: '{"code":16,"message":"token too large","details":[]}', metadata: { 'taskproc.rest_shape': { local_reply: true } } };
