@@ -21,7 +21,7 @@ docker-build: ## build the images: taskproc (task-api, processor, migrate), task
 
 docker-up: certs ## start the stack in containers and wait until every service is healthy (REST on :8080, HTTPS on :8443)
 	$(DOCKER_STACK) up -d --build --wait
-	@echo "authentication is on: get a token with  $(DOCKER_STACK) run --rm auth-keys token --tenant NAME"
+	@echo "authentication is on: get a token with  make docker-token TENANT=<name>"
 
 docker-token: ## print a bearer token for TENANT (default: default) signed with the stack's development key
 	@$(DOCKER_STACK) run --rm --no-deps auth-keys token --tenant $(or $(TENANT),default)

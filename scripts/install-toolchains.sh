@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Debian packages the tests use beyond Node.js: protoc and the gRPC plugins
 # with Python's and Go's gRPC libraries (the SDK proofs), luajit (the Envoy
-# Lua rule's tests), openssl (`make certs` and its test), prometheus (promtool, and the real Prometheus the
-# telemetry tests scrape the services with) and Chromium (the dashboard's
+# Lua rule's tests), openssl (`make certs` and its test), prometheus
+# (promtool, and the real Prometheus the telemetry tests scrape the
+# services with) and Chromium (the dashboard's
 # browser tests drive Debian's build with playwright-core, which cannot
 # download a browser here). Installs only what is missing.
 set -euo pipefail
