@@ -1,32 +1,44 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { timestampFromMs } from '@bufbuild/protobuf/wkt';
 import { Code, ConnectError, createClient, type Client, type Interceptor } from '@connectrpc/connect';
 import { createConnectTransport, createGrpcTransport } from '@connectrpc/connect-node';
 import { TaskService, TaskStatus, type Task } from '@taskproc/contract';
-import { TaskFailureStore, TaskStore, openOrm } from '@taskproc/core';
+import { TaskFailureStore, TaskStore, createLogger, openOrm } from '@taskproc/core';
+import { startTaskApi } from '@taskproc/task-api';
 import type { MikroORM } from '@mikro-orm/postgresql';
-import { startTenantHeaderApi, TEST_TENANT_HEADER, type TenantHeaderApi } from './support/tenant-header-api.js';
+import { startTaskApiHarness, type TaskApiHarness } from '../../../test/support/task-api-harness.js';
 import { waitFor } from '../../../test/support/wait-for.js';
+import { createTestKeys, type TestKeys } from './support/tokens.js';
 
-// Two tenants on one task-api and one database: each sees, changes,
-// watches and counts its own tasks only, and another tenant's task gets
-// exactly what a missing one gets. The tenant comes from a test-only header
-// (support/tenant-header-api.ts) where a deployment reads the token.
+// Several tenants on one real task-api with authentication on, and one
+// database: each sees, changes, watches and counts its own tasks only, and
+// another tenant's task gets exactly what a missing one gets. Each tenant
+// speaks with a token of its own, verified as in a deployment.
 
-let api: TenantHeaderApi;
+let keys: TestKeys;
+let harness: TaskApiHarness;
 let orm: MikroORM;
 let store: TaskStore;
 let failures: TaskFailureStore;
 
-/** A client of the TaskService speaking as `tenant` (null: no tenant named, the default one). */
-function clientOf(tenant: string | null, protocol: 'grpc' | 'connect' = 'grpc'): Client<typeof TaskService> {
-  const asTenant: Interceptor = (next) => (request) => {
-    if (tenant !== null) request.header.set(TEST_TENANT_HEADER, tenant);
+/** One token per tenant, minted on first use. */
+const tokens = new Map<string, Promise<string>>();
+function tokenOf(tenant: string): Promise<string> {
+  let token = tokens.get(tenant);
+  if (!token) tokens.set(tenant, (token = keys.token(tenant)));
+  return token;
+}
+
+/** A client of the TaskService speaking as `tenant`, with its token. */
+function clientOf(tenant: string, protocol: 'grpc' | 'connect' = 'grpc'): Client<typeof TaskService> {
+  const asTenant: Interceptor = (next) => async (request) => {
+    request.header.set('authorization', `Bearer ${await tokenOf(tenant)}`);
     return next(request);
   };
   const transport =
     protocol === 'grpc'
-      ? createGrpcTransport({ baseUrl: api.url, interceptors: [asTenant] })
-      : createConnectTransport({ baseUrl: api.url, httpVersion: '1.1', interceptors: [asTenant] });
+      ? createGrpcTransport({ baseUrl: harness.api.url, interceptors: [asTenant] })
+      : createConnectTransport({ baseUrl: harness.api.url, httpVersion: '1.1', interceptors: [asTenant] });
   return createClient(TaskService, transport);
 }
 
@@ -34,8 +46,11 @@ let a: Client<typeof TaskService>;
 let b: Client<typeof TaskService>;
 
 beforeAll(async () => {
-  api = await startTenantHeaderApi('tenant_isolation');
-  orm = await openOrm({ databaseUrl: api.database.url, poolSize: 2 });
+  keys = await createTestKeys('tenant-isolation');
+  // No request budget: the limits have tests of their own (limits.test.ts),
+  // and a refusal here would only hide what isolation answers.
+  harness = await startTaskApiHarness('tenant_isolation', (env) => ({ ...env, ...keys.env, TENANT_RATE_LIMIT_PER_S: '0' }));
+  orm = await openOrm({ databaseUrl: harness.database.url, poolSize: 2 });
   store = new TaskStore(orm);
   failures = new TaskFailureStore(orm);
   a = clientOf('tenant-a');
@@ -44,7 +59,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await orm?.close();
-  await api?.close();
+  await harness?.close();
+  await keys?.remove();
 });
 
 const RANDOM_ID = '0193f1f2-7c1e-7a55-9a0e-3f2b1c4d5e6f';
@@ -72,6 +88,8 @@ async function tasksOfA(label: string): Promise<{ pending: Task; canceled: Task;
   const canceled = (await a.createTask({ content: `${label} canceled` })).task!;
   await a.cancelTask({ taskId: canceled.id });
   const failed = (await a.createTask({ content: `${label} failed` })).task!;
+  // No processor consumes the queue here: the test takes the task and fails
+  // it through the stores a processor uses.
   const claim = await store.claim(failed.id, { reclaim: false });
   await failures.failIfHeld(failed.id, claim!.attempt, 'boom', { failedAttempt: true });
   return { pending, canceled, failed };
@@ -104,9 +122,9 @@ describe("another tenant's task is NOT_FOUND, exactly like a missing one", () =>
     const { pending } = await tasksOfA('wire');
     // The Connect protocol's JSON over HTTP/1.1, read raw: the whole answer, not a client's view of it.
     const answer = async (procedure: string, taskId: string) => {
-      const response = await fetch(`${api.url}/${TaskService.typeName}/${procedure}`, {
+      const response = await fetch(`${harness.api.url}/${TaskService.typeName}/${procedure}`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', [TEST_TENANT_HEADER]: 'tenant-b' },
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${await tokenOf('tenant-b')}` },
         body: JSON.stringify({ taskId }),
       });
       const headers: [string, string][] = [];
@@ -217,12 +235,12 @@ describe('creates', () => {
     const created = await Promise.all(
       Array.from({ length: 60 }, (_, i) => clients[i % 3]!.createTask({ content: `mix ${i}`, requestId: `mix-key-${Math.floor(i / 3)}` })),
     );
-    const rows = await api.database.query<{ id: string; tenant: string; content: string }>(`select id, tenant, content from task where content like 'mix %'`);
+    const rows = await harness.database.query<{ id: string; tenant: string; content: string }>(`select id, tenant, content from task where content like 'mix %'`);
     expect(rows).toHaveLength(60);
     const tenantOfTask = new Map(rows.map((row) => [row.id, row.tenant]));
     created.forEach(({ task }, i) => expect(tenantOfTask.get(task!.id), task!.content).toBe(tenants[i % 3]));
     // Every tenant used each key once: 60 keys, 20 per tenant.
-    const keys = await api.database.query<{ tenant: string; n: string }>(
+    const keys = await harness.database.query<{ tenant: string; n: string }>(
       `select tenant, count(*) as n from idempotency_key where request_id like 'mix-key-%' group by tenant order by tenant`,
     );
     expect(keys).toEqual(tenants.map((tenant) => ({ tenant, n: '20' })));
@@ -233,10 +251,13 @@ describe('GetTaskStats', () => {
   it("counts the caller's tasks and outbox entries only", async () => {
     const one = clientOf('stats-1');
     const two = clientOf('stats-2');
-    for (let i = 0; i < 3; i += 1) await one.createTask({ content: `stats ${i}` });
-    const canceled = (await one.createTask({ content: 'stats canceled' })).task!;
+    // Scheduled an hour ahead, so the relay leaves every create's outbox
+    // entry where it is for the whole test.
+    const later = () => timestampFromMs(Date.now() + 3_600_000);
+    for (let i = 0; i < 3; i += 1) await one.createTask({ content: `stats ${i}`, scheduleTime: later() });
+    const canceled = (await one.createTask({ content: 'stats canceled', scheduleTime: later() })).task!;
     await one.cancelTask({ taskId: canceled.id });
-    await two.createTask({ content: 'stats other' });
+    await two.createTask({ content: 'stats other', scheduleTime: later() });
     const counts = async (client: Client<typeof TaskService>) => {
       const stats = await client.getTaskStats({});
       return {
@@ -244,19 +265,27 @@ describe('GetTaskStats', () => {
         outbox: Number(stats.outboxBacklog),
       };
     };
-    // No relay runs here: every create's outbox entry is still there.
     expect(await counts(one)).toEqual({ byStatus: { PENDING: 3, CANCELED: 1 }, outbox: 4 });
     expect(await counts(two)).toEqual({ byStatus: { PENDING: 1 }, outbox: 1 });
     expect(await counts(clientOf('stats-nobody'))).toEqual({ byStatus: {}, outbox: 0 });
   });
 });
 
-describe('without a tenant', () => {
-  it('serves the default tenant, over both protocols', async () => {
-    const task = (await clientOf(null).createTask({ content: 'no tenant named' })).task!;
-    expect((await clientOf('default', 'connect').getTask({ taskId: task.id })).task!.id).toBe(task.id);
-    expect(await errorOf(a.getTask({ taskId: task.id }))).toMatchObject({ code: Code.NotFound });
-    const [row] = await api.database.query<{ tenant: string }>(`select tenant from task where id = $1`, [task.id]);
+describe('tasks created with authentication off', () => {
+  it('belong to the default tenant, which a token naming it reaches over both protocols', async () => {
+    // The same database served first without authentication, as a
+    // deployment that turns it on later has it.
+    const open = await startTaskApi({ ...harness.config, auth: { mode: 'none' } }, createLogger('task-api', harness.config.logLevel));
+    let task: Task;
+    try {
+      task = (await createClient(TaskService, createGrpcTransport({ baseUrl: open.url })).createTask({ content: 'no tenant named' })).task!;
+    } finally {
+      await open.close();
+    }
+    const [row] = await harness.database.query<{ tenant: string }>(`select tenant from task where id = $1`, [task.id]);
     expect(row!.tenant).toBe('default');
+    expect((await clientOf('default', 'connect').getTask({ taskId: task.id })).task!.id).toBe(task.id);
+    expect((await clientOf('default').getTask({ taskId: task.id })).task!.id).toBe(task.id);
+    expect(await errorOf(a.getTask({ taskId: task.id }))).toMatchObject({ code: Code.NotFound });
   });
 });

@@ -5,6 +5,7 @@ import { createGrpcTransport } from '@connectrpc/connect-node';
 import { TaskService, TaskStatus } from '@taskproc/contract';
 import { TaskStore, openOrm } from '@taskproc/core';
 import type { MikroORM } from '@mikro-orm/postgresql';
+import { WATCH_SERVER_FULL_RETRY_AFTER_S } from '../src/watching/watch-handlers.js';
 import { startTaskApiHarness, type TaskApiHarness } from '../../../test/support/task-api-harness.js';
 import { waitFor } from '../../../test/support/wait-for.js';
 
@@ -58,13 +59,18 @@ describe('a thousand watchers', () => {
     await waitFor(() => seen.filter((s) => s.length > 0).length, (n) => n === WATCHERS, { timeoutMs: 60_000, description: 'every first message' });
     expect(harness.api.watchStats().streams).toBe(WATCHERS);
 
-    let extra: Code | 'OK' = 'OK';
+    let extra: { code: Code; retryAfter: string | null; message: string } | 'OK' = 'OK';
     try {
       for await (const _ of client.watchTask({ taskId: id })) break;
     } catch (error) {
-      extra = ConnectError.from(error).code;
+      const refusal = ConnectError.from(error);
+      extra = { code: refusal.code, retryAfter: refusal.metadata.get('retry-after'), message: refusal.rawMessage };
     }
-    expect(extra).toBe(Code.ResourceExhausted);
+    expect(extra).toEqual({
+      code: Code.ResourceExhausted,
+      retryAfter: String(WATCH_SERVER_FULL_RETRY_AFTER_S),
+      message: `this server already serves ${WATCHERS} watch streams; try again later`,
+    });
 
     expect(await listeningBackends()).toBe(1);
     const claim = await store.claim(id, { reclaim: false });

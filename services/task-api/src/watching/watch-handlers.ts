@@ -4,7 +4,7 @@ import { Code, ConnectError, createContextKey, type HandlerContext } from '@conn
 import type { MessageInitShape } from '@bufbuild/protobuf';
 import type { WatchTaskRequest, WatchTaskResponseSchema, WatchTasksRequest, WatchTasksResponseSchema } from '@taskproc/contract';
 import type { Task as TaskMessage } from '@taskproc/contract';
-import { FINAL_STATUSES, UnavailableError, taskNotFound, type Logger, type TaskChange } from '@taskproc/core';
+import { FINAL_STATUSES, ResourceExhaustedError, UnavailableError, taskNotFound, type Logger, type TaskChange } from '@taskproc/core';
 import { tenantOf } from '../auth/tenant.js';
 import { statusFilter } from '../listing/list-handlers.js';
 import { toTaskMessage } from '../task-view.js';
@@ -20,6 +20,14 @@ export const nodeRequestKey = createContextKey<IncomingMessage | Http2ServerRequ
 
 /** See resetIfStalled. */
 const STALLED_RESET_MS = 10_000;
+
+/**
+ * What a watcher refused at the process-wide limit (WATCH_MAX_STREAMS) is
+ * told to wait: a slot frees only when some stream ends, which no clock
+ * predicts, so a few seconds keep reconnect loops from spinning (as the
+ * per-tenant cap does).
+ */
+export const WATCH_SERVER_FULL_RETRY_AFTER_S = 5;
 
 export interface WatchHandlerDeps {
   hub: WatchHub;
@@ -93,7 +101,9 @@ async function subscribe(deps: WatchHandlerDeps, target: Parameters<WatchHub['su
   try {
     return await deps.hub.subscribe(target);
   } catch (error) {
-    if (error instanceof TooManyWatchersError) throw new ConnectError(error.message, Code.ResourceExhausted);
+    if (error instanceof TooManyWatchersError) {
+      throw new ResourceExhaustedError(error.message, { cause: error, retryAfterSeconds: WATCH_SERVER_FULL_RETRY_AFTER_S });
+    }
     throw error;
   }
 }
