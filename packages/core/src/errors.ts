@@ -24,5 +24,19 @@ export class UnavailableError extends DomainError {}
 /** The request names something that exists already in another form (an idempotency key used with other content). */
 export class AlreadyExistsError extends DomainError {}
 
-/** The service is at a bound it keeps to stay responsive (a full queue); retrying later may work. */
-export class ResourceExhaustedError extends DomainError {}
+/**
+ * The service is at a bound it keeps to stay responsive (a full queue, a
+ * tenant's spent budget); retrying later may work. `retryAfterSeconds`, when
+ * known, tells the client when (the `retry-after` response metadata).
+ */
+export class ResourceExhaustedError extends DomainError {
+  readonly retryAfterSeconds: number | undefined;
+
+  constructor(message: string, options?: { cause?: unknown; retryAfterSeconds?: number }) {
+    super(message, options);
+    this.retryAfterSeconds = options?.retryAfterSeconds;
+  }
+}
+
+/** The caller did not prove who it is: no credentials, or ones that do not verify. */
+export class UnauthenticatedError extends DomainError {}

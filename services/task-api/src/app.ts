@@ -14,6 +14,7 @@ import {
   taskTopology,
   type Logger,
 } from '@taskproc/core';
+import { createAuthentication } from './auth/auth-interceptor.js';
 import type { TaskApiConfig } from './config.js';
 import { tracedCreate } from './create-tracing.js';
 import { createDatabaseProbe } from './database-probe.js';
@@ -63,6 +64,8 @@ export async function startTaskApi(config: TaskApiConfig, logger: Logger = creat
   markInvalidUtf8InBinaryStrings();
   const tracing = await startTracing(config.tracing, logger);
   const registry = createMetricsRegistry();
+  const auth = createAuthentication(config.auth, registry, logger);
+  await auth.loadKeys();
   const orm = await openOrm({
     databaseUrl: config.databaseUrl,
     poolSize: config.databasePoolSize,
@@ -142,8 +145,18 @@ export async function startTaskApi(config: TaskApiConfig, logger: Logger = creat
       createReadinessProbe(probeDatabase, () => relay.health(), logger.child({ component: 'readiness' })),
     ),
     contextValues: (request) => createContextValues().set(nodeRequestKey, request),
-    // Outermost first: the deadline's UNAVAILABLE is mapped and logged like any other error.
-    interceptors: [rpcTelemetryInterceptor(registry, { tracing: tracing.enabled }), requestInterceptor(logger), requestDeadlineInterceptor(config.requestTimeoutMs)],
+    // Outermost first. Telemetry sees the code the client gets; the request
+    // interceptor maps every error below it once and logs it with that code,
+    // refused tokens included. Authentication comes before anything that
+    // works for the caller, and the tenant it finds is what the limits and
+    // handlers read. The deadline bounds the handler's dependencies; a JWKS
+    // fetch has its own bound (AUTH_JWKS_TIMEOUT_MS, below the request timeout).
+    interceptors: [
+      rpcTelemetryInterceptor(registry, { tracing: tracing.enabled }),
+      requestInterceptor(logger),
+      auth.interceptor,
+      requestDeadlineInterceptor(config.requestTimeoutMs),
+    ],
     readMaxBytes: READ_MAX_BYTES,
     // connect-node passes these to its JSON serialization; the type omits the decoder.
     jsonOptions: { textDecoder: strictJsonTextDecoder } as Parameters<typeof connectNodeAdapter>[0]['jsonOptions'],

@@ -6,6 +6,7 @@ import {
   InvalidArgumentError,
   NotFoundError,
   ResourceExhaustedError,
+  UnauthenticatedError,
   UnavailableError,
   translateDatabaseError,
 } from '@taskproc/core';
@@ -19,7 +20,7 @@ export function toConnectError(error: unknown): ConnectError {
   if (error instanceof ConnectError) return error;
   const translated = translateDatabaseError(error);
   if (translated instanceof DomainError) {
-    return new ConnectError(translated.message, codeOf(translated), undefined, undefined, translated);
+    return new ConnectError(translated.message, codeOf(translated), metadataOf(translated), undefined, translated);
   }
   return new ConnectError('internal error', Code.Internal, undefined, undefined, error);
 }
@@ -31,5 +32,18 @@ function codeOf(error: DomainError): Code {
   if (error instanceof UnavailableError) return Code.Unavailable;
   if (error instanceof AlreadyExistsError) return Code.AlreadyExists;
   if (error instanceof ResourceExhaustedError) return Code.ResourceExhausted;
+  if (error instanceof UnauthenticatedError) return Code.Unauthenticated;
   return Code.Internal;
+}
+
+/**
+ * Response metadata that goes with the code: when to retry a spent budget
+ * (gRPC puts it in the trailers, Connect in the headers; both REST gateways
+ * copy it to an HTTP Retry-After header).
+ */
+function metadataOf(error: DomainError): Record<string, string> | undefined {
+  if (error instanceof ResourceExhaustedError && error.retryAfterSeconds !== undefined) {
+    return { 'retry-after': String(Math.max(1, Math.ceil(error.retryAfterSeconds))) };
+  }
+  return undefined;
 }
