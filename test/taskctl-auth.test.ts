@@ -6,19 +6,37 @@ import { createLocalJWKSet, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runTaskctl } from '../sdk/typescript/src/cli/taskctl.js';
 import { DEV_AUTH } from '../sdk/typescript/src/dev-tokens.js';
-import type { RunResult } from './sdk/toolchain.js';
+import { startTaskApiHarness, type TaskApiHarness } from './support/task-api-harness.js';
+import { UUID, run, type RunResult } from './sdk/toolchain.js';
 
 // taskctl token and taskctl keys: the development key pair and the tokens
 // signed with it, checked the way task-api checks them (signature against
-// jwks.json, issuer, audience, tenant claim, lifetime).
+// jwks.json, issuer, audience, tenant claim, lifetime); then taskctl against
+// a real task-api with authentication on, trusting a key made by
+// `taskctl keys init`: the token it prints is the one that gets in, and
+// every refusal has its exit code and says what to do.
 
 let root: string;
+let harness: TaskApiHarness;
+/** The key folder the task-api with authentication on trusts. */
+let trusted: string;
 
 beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), 'taskproc-taskctl-keys-'));
+  trusted = join(root, 'trusted');
+  const made = await taskctl(['keys', 'init', '--key-dir', trusted]);
+  if (made.code !== 0) throw new Error(`taskctl keys init failed: ${made.stderr}`);
+  harness = await startTaskApiHarness('taskctl_auth', (env) => ({
+    ...env,
+    AUTH_MODE: 'jwt',
+    AUTH_JWKS_FILE: join(trusted, 'jwks.json'),
+    AUTH_ISSUER: DEV_AUTH.issuer,
+    AUTH_AUDIENCE: DEV_AUTH.audience,
+  }));
 });
 
 afterAll(async () => {
+  await harness?.close();
   await rm(root, { recursive: true, force: true });
 });
 
@@ -106,4 +124,73 @@ describe('taskctl keys and token', () => {
       expect(stdout).toContain(text);
     }
   });
+});
+
+describe('taskctl against a task-api with authentication on', () => {
+  const withApi = (env: Record<string, string> = {}) => ({ TASKCTL_URL: harness.api.url, ...env });
+  const tokenFor = async (tenant: string, ...extra: string[]) => {
+    const issued = await taskctl(['token', '--tenant', tenant, '--key-dir', trusted, ...extra]);
+    expect(issued.code, issued.stderr).toBe(0);
+    return issued.stdout.trim();
+  };
+
+  it.each(['grpc', 'connect', 'grpc-web'])('sends TASKCTL_TOKEN with every call (--transport %s): create, get, list, watch', async (transport) => {
+    const token = await tokenFor('acme');
+    const env = withApi({ TASKCTL_TOKEN: token, TASKCTL_TRANSPORT: transport });
+    const created = await taskctl(['--json', 'create', `behind a token over ${transport}`], env);
+    expect(created.code, created.stderr).toBe(0);
+    const { id } = JSON.parse(created.stdout);
+    expect(id).toMatch(UUID);
+    expect(JSON.parse((await taskctl(['--json', 'get', id], env)).stdout).id).toBe(id);
+    expect((await taskctl(['--json', 'list', '--limit', '1'], env)).stdout).toContain(id);
+    const watched = await taskctl(['--json', '--timeout', '300', 'watch', id], env);
+    expect({ code: watched.code, status: JSON.parse(watched.stdout.split('\n')[0]!).status }).toEqual({ code: 7, status: 'pending' });
+    // --token wins over TASKCTL_TOKEN.
+    expect((await taskctl(['--token', token, 'get', id], withApi({ TASKCTL_TOKEN: 'not-a-token' }))).code).toBe(0);
+  });
+
+  it('exits 9 without a token, saying how to get one; health stays open', async () => {
+    const refused = await taskctl(['create', 'no token'], withApi());
+    expect({ code: refused.code, stdout: refused.stdout }).toEqual({ code: 9, stdout: '' });
+    expect(refused.stderr).toBe(
+      'taskctl: missing bearer token: send "authorization: Bearer <token>" [UNAUTHENTICATED]\n' +
+        'taskctl: no token was sent: set TASKCTL_TOKEN or --token (for a task-api started by `make start AUTH_MODE=jwt`: ' +
+        'export TASKCTL_TOKEN=$(npx taskctl token --tenant <name>))\n',
+    );
+    expect(await taskctl(['health'], withApi())).toMatchObject({ code: 0, stdout: 'ok\n' });
+    const rows = await harness.database.query(`select count(*)::int as n from task where content = 'no token'`);
+    expect(rows).toEqual([{ n: 0 }]);
+  });
+
+  it('exits 9 for a token task-api does not accept, saying which and to get a new one', async () => {
+    const strangers = join(root, 'untrusted');
+    await taskctl(['keys', 'init', '--key-dir', strangers]);
+    const untrusted = (await taskctl(['token', '--tenant', 'acme', '--key-dir', strangers])).stdout.trim();
+    for (const [token, message] of [
+      [untrusted, /^taskctl: .*key.* \[UNAUTHENTICATED\]$/],
+      ['not.a.jwt', /^taskctl: .* \[UNAUTHENTICATED\]$/],
+    ] as const) {
+      const refused = await taskctl(['list'], withApi({ TASKCTL_TOKEN: token }));
+      expect(refused.code).toBe(9);
+      const [first, hint] = refused.stderr.trim().split('\n');
+      expect(first).toMatch(message);
+      expect(hint).toMatch(/^taskctl: the token sent was refused: get a new one \(.*npx taskctl token --tenant <name>\)\)$/);
+    }
+  });
+
+  it('the printed token is the one task-api accepts, and its lifetime is what --ttl said', async () => {
+    const token = await tokenFor('short-lived', '--ttl', '2s');
+    expect((await taskctl(['list', '--limit', '1'], withApi({ TASKCTL_TOKEN: token }))).code).toBe(0);
+    const { payload } = await verify(token, trusted);
+    expect(payload.exp! - payload.iat!).toBe(2);
+  });
+
+  it('runs as `npx taskctl` does, reading TASKCTL_TOKEN from the environment', async () => {
+    const token = await tokenFor('acme');
+    const result = await run(process.execPath, ['sdk/typescript/bin/taskctl.js', '--json', 'create', 'from the executable'], {
+      env: { TASKCTL_URL: harness.api.url, TASKCTL_TOKEN: token },
+    });
+    expect(result.code, result.stderr).toBe(0);
+    expect(JSON.parse(result.stdout)).toMatchObject({ content: 'from the executable', status: 'pending' });
+  }, 60_000);
 });
