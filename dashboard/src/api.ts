@@ -41,8 +41,8 @@ export function createApi(baseUrl: string = window.location.origin, tokens: Toke
 /** The API's own message for a failed call ("task ... is completed"), with its code for context. */
 export function describeError(error: unknown): string {
   if (error instanceof ConnectError) {
-    if (error.code === Code.Unauthenticated) return `Not signed in: ${error.rawMessage || 'unauthenticated'} (set an API token at the top of the page).`;
-    if (error.code === Code.ResourceExhausted) return `Too many requests: ${error.rawMessage || 'resource exhausted'}${retryAfter(error)}.`;
+    if (error.code === Code.Unauthenticated) return `Not signed in: ${error.rawMessage || 'unauthenticated'} (set an API token at the top of the page)`;
+    if (error.code === Code.ResourceExhausted) return `Too many requests: ${error.rawMessage || 'resource exhausted'}${retryAfter(error)}`;
     if (error.code === Code.Unimplemented) return `The API does not offer this yet (${error.rawMessage || 'unimplemented'}).`;
     if (error.code === Code.Unavailable && /fetch|network/i.test(error.rawMessage)) return 'The API cannot be reached.';
     return error.rawMessage || Code[error.code];

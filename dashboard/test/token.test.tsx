@@ -94,10 +94,10 @@ describe('the API token', () => {
 
   it('reads as a plain sentence in error notes, with the retry-after of a spent budget', () => {
     expect(describeError(new ConnectError('token expired', Code.Unauthenticated))).toBe(
-      'Not signed in: token expired (set an API token at the top of the page).',
+      'Not signed in: token expired (set an API token at the top of the page)',
     );
     expect(describeError(new ConnectError('request budget spent', Code.ResourceExhausted, { 'retry-after': '3' }))).toBe(
-      'Too many requests: request budget spent (try again in 3 s).',
+      'Too many requests: request budget spent (try again in 3 s)',
     );
   });
 });
