@@ -15,6 +15,15 @@ export class InvalidArgumentError extends DomainError {}
 /** The task (or other entity) does not exist. */
 export class NotFoundError extends DomainError {}
 
+/**
+ * The answer for a task the caller cannot see, from every store and
+ * handler: one message whether no task has the id or another tenant's task
+ * does, so the answer tells nothing about other tenants.
+ */
+export function taskNotFound(id: string): NotFoundError {
+  return new NotFoundError(`task ${id} not found`);
+}
+
 /** The request is well formed but the task's current state forbids it. */
 export class FailedPreconditionError extends DomainError {}
 

@@ -16,6 +16,7 @@ export * from './queue/broker-connection.js';
 export * from './queue/task-message.js';
 export * from './queue/topology.js';
 export * from './status.js';
+export * from './tenants.js';
 export * from './timestamps.js';
 export * from './timing.js';
 export * from './batching/coalescer.js';

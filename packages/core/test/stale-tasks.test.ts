@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { MikroORM } from '@mikro-orm/postgresql';
-import { TaskStore, openOrm } from '@taskproc/core';
+import { DEFAULT_TENANT, TaskStore, openOrm } from '@taskproc/core';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/test-database.js';
 import { loadTestEnv } from '../../../test/support/test-env.js';
 
@@ -51,7 +51,7 @@ describe('requeueStale', () => {
     const claim = await store.claim(completed.id, { reclaim: false });
     await store.completeIfHeld(completed.id, claim!.attempt);
     const canceled = await store.createWithOutboxEntry('canceled');
-    await store.cancelIfNotFinal(canceled.id);
+    await store.cancelIfNotFinal(DEFAULT_TENANT, canceled.id);
     for (const task of [stalePending, staleProcessing, completed, canceled]) await age(task.id);
     await db.query('delete from outbox');
 
@@ -70,9 +70,9 @@ describe('requeueStale', () => {
   it('does not change the task as clients see it', async () => {
     const task = await store.createWithOutboxEntry('unchanged');
     await age(task.id);
-    const before = await store.get(task.id);
+    const before = await store.get(DEFAULT_TENANT, task.id);
     await store.requeueStale();
-    expect(await store.get(task.id)).toEqual(before);
+    expect(await store.get(DEFAULT_TENANT, task.id)).toEqual(before);
     const [transitions] = await db.query<{ n: string }>('select count(*) as n from task_transition where task_id = $1', [task.id]);
     expect(Number(transitions!.n)).toBe(1); // only the creation
   });
@@ -92,7 +92,7 @@ describe('claiming a stale task', () => {
 
   it('never takes over a final task, however old', async () => {
     const task = await store.createWithOutboxEntry('canceled long ago');
-    await store.cancelIfNotFinal(task.id);
+    await store.cancelIfNotFinal(DEFAULT_TENANT, task.id);
     await age(task.id);
     expect(await store.claim(task.id, { reclaim: true })).toBeNull();
   });

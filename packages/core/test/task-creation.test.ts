@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MikroORM } from '@mikro-orm/postgresql';
-import { AlreadyExistsError, TaskStore, openOrm } from '@taskproc/core';
+import { AlreadyExistsError, DEFAULT_TENANT, TaskStore, openOrm } from '@taskproc/core';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/test-database.js';
 import { loadTestEnv } from '../../../test/support/test-env.js';
 import { waitFor } from '../../../test/support/wait-for.js';
@@ -34,7 +34,7 @@ async function countTasks(content: string): Promise<number> {
 describe('idempotency keys', () => {
   it('gives 50 concurrent statements with one key one task', async () => {
     const outcomes = await Promise.all(
-      Array.from({ length: 50 }, () => store.createTasks([{ content: 'concurrent', requestId: 'key-concurrent' }])),
+      Array.from({ length: 50 }, () => store.createTasks([{ tenant: DEFAULT_TENANT, content: 'concurrent', requestId: 'key-concurrent' }])),
     );
     const ids = new Set(outcomes.map(([o]) => (o!.kind === 'conflict' ? 'conflict' : o!.task.id)));
     expect(ids.size).toBe(1);
@@ -49,10 +49,10 @@ describe('idempotency keys', () => {
 
   it('answers two items of one statement with the same key with one task, and other content with a conflict', async () => {
     const [first, repeat, other, keyless] = await store.createTasks([
-      { content: 'same batch', requestId: 'key-batch' },
-      { content: 'same batch', requestId: 'key-batch' },
-      { content: 'other content', requestId: 'key-batch' },
-      { content: 'same batch' },
+      { tenant: DEFAULT_TENANT, content: 'same batch', requestId: 'key-batch' },
+      { tenant: DEFAULT_TENANT, content: 'same batch', requestId: 'key-batch' },
+      { tenant: DEFAULT_TENANT, content: 'other content', requestId: 'key-batch' },
+      { tenant: DEFAULT_TENANT, content: 'same batch' },
     ]);
     expect(first!.kind).toBe('created');
     expect(repeat).toEqual({ kind: 'repeated', task: (first as { task: unknown }).task });
@@ -63,31 +63,31 @@ describe('idempotency keys', () => {
   });
 
   it('returns the first task with its status now', async () => {
-    const [created] = await store.createTasks([{ content: 'then canceled', requestId: 'key-status' }]);
+    const [created] = await store.createTasks([{ tenant: DEFAULT_TENANT, content: 'then canceled', requestId: 'key-status' }]);
     const task = (created as { task: { id: string } }).task;
-    await store.cancelIfNotFinal(task.id);
-    const [repeat] = await store.createTasks([{ content: 'then canceled', requestId: 'key-status' }]);
+    await store.cancelIfNotFinal(DEFAULT_TENANT, task.id);
+    const [repeat] = await store.createTasks([{ tenant: DEFAULT_TENANT, content: 'then canceled', requestId: 'key-status' }]);
     expect(repeat!.kind).toBe('repeated');
     expect((repeat as { task: { id: string; status: string } }).task).toMatchObject({ id: task.id, status: 'canceled' });
   });
 
   it('takes the schedule time as part of the content', async () => {
-    await store.createTasks([{ content: 'when', requestId: 'key-when', scheduleTime: '2030-01-01T00:00:00.000000Z' }]);
-    const [other] = await store.createTasks([{ content: 'when', requestId: 'key-when' }]);
+    await store.createTasks([{ tenant: DEFAULT_TENANT, content: 'when', requestId: 'key-when', scheduleTime: '2030-01-01T00:00:00.000000Z' }]);
+    const [other] = await store.createTasks([{ tenant: DEFAULT_TENANT, content: 'when', requestId: 'key-when' }]);
     expect(other!.kind).toBe('conflict');
   });
 
   it('frees a key after its lifetime, and the cleanup deletes expired keys', async () => {
-    const [first] = await store.createTasks([{ content: 'before expiry', requestId: 'key-expiry' }]);
+    const [first] = await store.createTasks([{ tenant: DEFAULT_TENANT, content: 'before expiry', requestId: 'key-expiry' }]);
     expect(first!.kind).toBe('created');
     const reused = await waitFor(
-      async () => (await store.createTasks([{ content: 'after expiry', requestId: 'key-expiry' }]))[0]!,
+      async () => (await store.createTasks([{ tenant: DEFAULT_TENANT, content: 'after expiry', requestId: 'key-expiry' }]))[0]!,
       (outcome) => outcome.kind === 'created',
       { timeoutMs: 20_000, intervalMs: 200, description: 'the expired key to be taken over' },
     );
     expect((reused as { task: { id: string } }).task.id).not.toBe((first as { task: { id: string } }).task.id);
 
-    await store.createTasks([{ content: 'to clean', requestId: 'key-clean-1' }, { content: 'to clean', requestId: 'key-clean-2' }]);
+    await store.createTasks([{ tenant: DEFAULT_TENANT, content: 'to clean', requestId: 'key-clean-1' }, { tenant: DEFAULT_TENANT, content: 'to clean', requestId: 'key-clean-2' }]);
     await waitFor(
       async () => (await db.query<{ n: string }>(`select count(*) as n from idempotency_key where expires_at > clock_timestamp()`))[0]!.n,
       (n) => n === '0',
@@ -105,13 +105,13 @@ describe('idempotency keys', () => {
 
 describe('createTasksAtomically', () => {
   it('creates all items in order, or none when one key is taken by other content', async () => {
-    await store.createTasks([{ content: 'taken', requestId: 'key-atomic' }]);
+    await store.createTasks([{ tenant: DEFAULT_TENANT, content: 'taken', requestId: 'key-atomic' }]);
     await expect(
-      store.createTasksAtomically([{ content: 'atomic 0' }, { content: 'atomic 1', requestId: 'key-atomic' }]),
+      store.createTasksAtomically([{ tenant: DEFAULT_TENANT, content: 'atomic 0' }, { tenant: DEFAULT_TENANT, content: 'atomic 1', requestId: 'key-atomic' }]),
     ).rejects.toThrow(AlreadyExistsError);
     expect(await countTasks('atomic 0')).toBe(0);
 
-    const tasks = await store.createTasksAtomically(Array.from({ length: 5 }, (_, i) => ({ content: `ordered ${i}` })));
+    const tasks = await store.createTasksAtomically(Array.from({ length: 5 }, (_, i) => ({ tenant: DEFAULT_TENANT, content: `ordered ${i}` })));
     expect(tasks.map((t) => t.content)).toEqual(['ordered 0', 'ordered 1', 'ordered 2', 'ordered 3', 'ordered 4']);
   });
 });
@@ -119,7 +119,7 @@ describe('createTasksAtomically', () => {
 describe('schedule time', () => {
   it('stores the task pending with its schedule time, and its outbox entry not before it', async () => {
     const at = '2031-06-01T12:00:00.123456Z';
-    const [outcome] = await store.createTasks([{ content: 'scheduled', scheduleTime: at }]);
+    const [outcome] = await store.createTasks([{ tenant: DEFAULT_TENANT, content: 'scheduled', scheduleTime: at }]);
     const task = (outcome as { task: { id: string; status: string; scheduleTime: string } }).task;
     expect(task.status).toBe('pending');
     expect(task.scheduleTime).toBe(at);
@@ -128,7 +128,7 @@ describe('schedule time', () => {
   });
 
   it('makes a past schedule time due now', async () => {
-    const [outcome] = await store.createTasks([{ content: 'past', scheduleTime: '2001-01-01T00:00:00.000000Z' }]);
+    const [outcome] = await store.createTasks([{ tenant: DEFAULT_TENANT, content: 'past', scheduleTime: '2001-01-01T00:00:00.000000Z' }]);
     const task = (outcome as { task: { id: string } }).task;
     const [entry] = await db.query<{ due: boolean }>(
       `select not_before > now() - interval '1 minute' as due from outbox where task_id = $1`,

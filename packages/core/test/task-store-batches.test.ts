@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MikroORM } from '@mikro-orm/postgresql';
-import { Coalescer, TaskStore, openOrm } from '@taskproc/core';
+import { Coalescer, DEFAULT_TENANT, TaskStore, openOrm } from '@taskproc/core';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/test-database.js';
 import { loadTestEnv } from '../../../test/support/test-env.js';
 
@@ -35,7 +35,7 @@ describe('TaskStore batches', () => {
 
   it('claims only pending tasks, once per id, and completes only the holding attempt', async () => {
     const [a, b, c] = await store.createManyWithOutboxEntries(['x', 'y', 'z']);
-    await store.cancelIfNotFinal(c!.id);
+    await store.cancelIfNotFinal(DEFAULT_TENANT, c!.id);
     const claims = await store.claimMany([a!.id, b!.id, a!.id, c!.id], { reclaim: false });
     expect(claims.map((x) => x?.attempt ?? null)).toEqual([1, 1, null, null]);
     expect(claims[0]!.task.status).toBe('processing');

@@ -170,7 +170,7 @@ export async function startProcessor(
 async function recheckCanceled(store: TaskStore, running: RunningTasks, logger: Logger): Promise<void> {
   for (const taskId of running.taskIds()) {
     try {
-      if ((await store.find(taskId))?.status === 'canceled') running.abortTask(taskId, 'canceled');
+      if ((await store.findInAnyTenant(taskId))?.status === 'canceled') running.abortTask(taskId, 'canceled');
     } catch (error) {
       // The guarded completion still keeps the task canceled; only promptness is lost.
       logger.warn({ err: error, taskId }, 'could not re-check a task after the listener reconnected');

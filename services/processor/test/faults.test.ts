@@ -1,6 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startProcessor, type Processor } from '../src/processor.js';
 import type { ProcessorEventMap } from '../src/events.js';
+import { DEFAULT_TENANT } from '@taskproc/core';
 import { captureLogs } from './support/log-capture.js';
 import { createHarness, type Harness } from './support/harness.js';
 import { startTcpProxy, type TcpProxy } from '../../../test/support/tcp-proxy.js';
@@ -80,7 +81,7 @@ describe('processor faults', () => {
     let reconnected = false;
     processor.events.on('listener-connected', () => (reconnected = true));
     dbProxy.block();
-    await harness.store.cancelIfNotFinal(task.id); // its notice cannot reach the processor
+    await harness.store.cancelIfNotFinal(DEFAULT_TENANT, task.id); // its notice cannot reach the processor
     dbProxy.unblock();
 
     await waitFor(() => settled, (s) => s.length === 1, { timeoutMs: 15_000, description: 'the canceled task settled' });

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Timestamp } from '@bufbuild/protobuf/wkt';
 import { TaskStatus } from '@taskproc/contract';
-import { encodeTaskMessage } from '@taskproc/core';
+import { DEFAULT_TENANT, encodeTaskMessage } from '@taskproc/core';
 import { startProcessor, type Processor } from '../src/processor.js';
 import type { ProcessorEventMap } from '../src/events.js';
 import { createHarness, type Harness } from './support/harness.js';
@@ -61,7 +61,7 @@ describe('processor life cycle', () => {
 
   it('never processes a task canceled while pending', async () => {
     const task = await harness.store.createWithOutboxEntry('canceled early');
-    await harness.store.cancelIfNotFinal(task.id);
+    await harness.store.cancelIfNotFinal(DEFAULT_TENANT, task.id);
     await harness.publish(encodeTaskMessage(task.id), { messageId: task.id });
 
     await waitFor(() => settlementsOf(task.id), (s) => s.length === 1, { description: 'the message settled' });
@@ -84,7 +84,7 @@ describe('processor life cycle', () => {
 
       const task = await harness.createTask('canceled while processing');
       await waitFor(() => harness.statusOf(task.id), (s) => s === 'processing');
-      await harness.store.cancelIfNotFinal(task.id);
+      await harness.store.cancelIfNotFinal(DEFAULT_TENANT, task.id);
 
       await waitFor(() => slowSettled, (s) => s.some((e) => e.taskId === task.id), { timeoutMs: 2_000, description: 'the aborted task to settle' });
       expect(aborted).toEqual([expect.objectContaining({ taskId: task.id, reason: 'canceled' })]);

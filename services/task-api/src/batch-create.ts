@@ -1,7 +1,9 @@
 import type { MessageInitShape } from '@bufbuild/protobuf';
+import type { HandlerContext } from '@connectrpc/connect';
 import type { BatchCreateTasksRequest, BatchCreateTasksResponseSchema } from '@taskproc/contract';
 import { InvalidArgumentError, type NewTask, type Task } from '@taskproc/core';
-import { validateCreateRequest } from './create-options.js';
+import { tenantOf } from './auth/tenant.js';
+import { validateCreateRequest, type CreateRequestItem } from './create-options.js';
 import { toTaskMessage } from './task-view.js';
 
 /** Most items one BatchCreateTasks call takes. */
@@ -12,7 +14,7 @@ export const MAX_BATCH_ITEMS = 1_000;
  * stored: the first bad item's index and field are named and nothing is
  * created.
  */
-export function validateBatchCreateRequest(request: BatchCreateTasksRequest, now: number): NewTask[] {
+export function validateBatchCreateRequest(request: BatchCreateTasksRequest, now: number): CreateRequestItem[] {
   if (request.requests.length === 0) throw new InvalidArgumentError('requests must hold 1 to 1,000 items, got none');
   if (request.requests.length > MAX_BATCH_ITEMS) {
     throw new InvalidArgumentError(`requests must hold 1 to 1,000 items, got ${request.requests.length}`);
@@ -25,10 +27,11 @@ export interface BatchCreateDeps {
   onTaskCommitted(taskId: string): void;
 }
 
-/** BatchCreateTasks: validate every item, create all in one transaction, answer in request order. */
+/** BatchCreateTasks: validate every item, create all for the caller's tenant in one transaction, answer in request order. */
 export function createBatchCreateHandler(deps: BatchCreateDeps) {
-  return async (request: BatchCreateTasksRequest): Promise<MessageInitShape<typeof BatchCreateTasksResponseSchema>> => {
-    const tasks = await deps.createTasks(validateBatchCreateRequest(request, Date.now()));
+  return async (request: BatchCreateTasksRequest, context: HandlerContext): Promise<MessageInitShape<typeof BatchCreateTasksResponseSchema>> => {
+    const tenant = tenantOf(context);
+    const tasks = await deps.createTasks(validateBatchCreateRequest(request, Date.now()).map((item) => ({ ...item, tenant })));
     // One wake-up publishes the whole batch.
     deps.onTaskCommitted(tasks[0]!.id);
     return { tasks: tasks.map(toTaskMessage) };

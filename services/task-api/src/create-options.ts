@@ -16,8 +16,11 @@ export const MAX_SCHEDULE_AHEAD_MS = 366 * 86_400_000;
 const MIN_SECONDS = -62_135_596_800n;
 const MAX_SECONDS = 253_402_300_799n;
 
-/** A CreateTaskRequest (alone, or item `index` of a batch) as the store takes it. */
-export function validateCreateRequest(request: CreateTaskRequest, now: number, index?: number): NewTask {
+/** What a create asks for, before the handler adds the caller's tenant. */
+export type CreateRequestItem = Omit<NewTask, 'tenant'>;
+
+/** A CreateTaskRequest (alone, or item `index` of a batch) as the store takes it, but for the tenant. */
+export function validateCreateRequest(request: CreateTaskRequest, now: number, index?: number): CreateRequestItem {
   const field = (name: string) => (index === undefined ? name : `requests[${index}].${name}`);
   let content: string;
   try {
@@ -27,7 +30,7 @@ export function validateCreateRequest(request: CreateTaskRequest, now: number, i
     if (index !== undefined && error instanceof InvalidArgumentError) throw new InvalidArgumentError(`requests[${index}].${error.message}`);
     throw error;
   }
-  const item: NewTask = { content };
+  const item: CreateRequestItem = { content };
   if (request.requestId !== '') {
     if (!REQUEST_ID.test(request.requestId)) {
       throw new InvalidArgumentError(`${field('request_id')} must be 1 to 128 characters of [A-Za-z0-9._:-]`);

@@ -1,6 +1,7 @@
 import type { HandlerContext } from '@connectrpc/connect';
 import type { RetryTaskRequest, RetryTaskResponse } from '@taskproc/contract';
 import type { TaskFailureStore } from '@taskproc/core';
+import { tenantOf } from './auth/tenant.js';
 import { toTaskMessage } from './task-view.js';
 import { validateTaskId } from './validation.js';
 
@@ -13,12 +14,12 @@ export interface RetryTaskDeps {
 /**
  * RetryTask: a failed task goes back to pending with its attempts reset and
  * is queued through the outbox, in one guarded statement. NOT_FOUND for no
- * such task, FAILED_PRECONDITION (naming the status) for any task that is
+ * such task of the caller's tenant, FAILED_PRECONDITION (naming the status) for any task that is
  * not failed, INVALID_ARGUMENT for a malformed id.
  */
 export function createRetryTask(deps: RetryTaskDeps) {
-  return async (request: RetryTaskRequest, _context: HandlerContext): Promise<Partial<RetryTaskResponse>> => {
-    const task = await deps.failures.retryIfFailed(validateTaskId(request.taskId));
+  return async (request: RetryTaskRequest, context: HandlerContext): Promise<Partial<RetryTaskResponse>> => {
+    const task = await deps.failures.retryIfFailed(tenantOf(context), validateTaskId(request.taskId));
     deps.onTaskCommitted(task.id);
     return { task: toTaskMessage(task) };
   };

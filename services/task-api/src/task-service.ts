@@ -1,6 +1,7 @@
 import type { ServiceImpl } from '@connectrpc/connect';
 import { TaskService } from '@taskproc/contract';
 import { UnavailableError, conflictError, type CreateOutcome, type NewTask, type Task, type TaskFailureStore, type TaskStore } from '@taskproc/core';
+import { tenantOf } from './auth/tenant.js';
 import { createBatchCreateHandler } from './batch-create.js';
 import { validateCreateRequest } from './create-options.js';
 import { toStatsMessage, type TaskStatsSource } from './task-stats.js';
@@ -37,13 +38,14 @@ export interface TaskServiceDeps {
 
 /**
  * The TaskService handlers: validate, call one store function, shape the
- * answer. Errors are typed (see @taskproc/core errors) and mapped to Connect
- * codes by the error-mapping interceptor.
+ * answer. Every store call names the caller's tenant (tenantOf), which
+ * scopes its SQL. Errors are typed (see @taskproc/core errors) and mapped to
+ * Connect codes by the error-mapping interceptor.
  */
 export function createTaskService(deps: TaskServiceDeps): ServiceImpl<typeof TaskService> {
   return {
     async createTask(request, context) {
-      const outcome = await deps.createTask(validateCreateRequest(request, Date.now()), context.signal);
+      const outcome = await deps.createTask({ ...validateCreateRequest(request, Date.now()), tenant: tenantOf(context) }, context.signal);
       if (outcome.kind === 'conflict') throw conflictError(outcome.requestId);
       if (outcome.kind === 'created') deps.onTaskCommitted(outcome.task.id);
       return { task: toTaskMessage(outcome.task) };
@@ -51,21 +53,21 @@ export function createTaskService(deps: TaskServiceDeps): ServiceImpl<typeof Tas
 
     batchCreateTasks: createBatchCreateHandler(deps),
 
-    async getTask(request) {
-      return { task: toTaskMessage(await deps.store.get(validateTaskId(request.taskId))) };
+    async getTask(request, context) {
+      return { task: toTaskMessage(await deps.store.get(tenantOf(context), validateTaskId(request.taskId))) };
     },
 
-    async cancelTask(request) {
-      return { task: toTaskMessage(await deps.store.cancelIfNotFinal(validateTaskId(request.taskId))) };
+    async cancelTask(request, context) {
+      return { task: toTaskMessage(await deps.store.cancelIfNotFinal(tenantOf(context), validateTaskId(request.taskId))) };
     },
 
     retryTask: createRetryTask({ failures: deps.failures, onTaskCommitted: deps.onTaskCommitted }),
-    async getTaskStats() {
-      return toStatsMessage(await deps.stats.read());
+    async getTaskStats(_request, context) {
+      return toStatsMessage(await deps.stats.read(tenantOf(context)));
     },
 
-    listTasks: (request) => listTasks(deps.watching.listing, request),
-    listTaskEvents: (request) => listTaskEvents(deps.watching.listing, request),
+    listTasks: (request, context) => listTasks(deps.watching.listing, request, tenantOf(context)),
+    listTaskEvents: (request, context) => listTaskEvents(deps.watching.listing, request, tenantOf(context)),
     watchTask: (request, context) => watchTask(deps.watching.watch, request, context),
     watchTasks: (request, context) => watchTasks(deps.watching.watch, request, context),
 

@@ -10,6 +10,16 @@ import { STATUS_TO_PROTO } from './task-view.js';
 // due entry); the broker part is two passive queue checks. Each has a bound,
 // and broker trouble does not fail the call: the answer says what could not
 // be asked (brokerError) and still carries what the database knows.
+//
+// Whose figures: the database part counts the caller's tenant's tasks and
+// their outbox entries only, scoped in SQL like every other read. The broker
+// part (dead-lettered messages, processors) describes the processing
+// pipeline every tenant shares and stays deployment-wide: how many
+// processors consume tells a tenant whether its tasks will run and nothing
+// about anyone's tasks, and the dead-letter queue holds messages of every
+// tenant that no count could split without reading each message (a
+// malformed one names no task at all). Both are totals over the deployment,
+// never a hint about one task.
 
 /** A count statement that takes longer than this is canceled (the call answers UNAVAILABLE). */
 export const STATS_STATEMENT_TIMEOUT_MS = 5_000;
@@ -28,22 +38,26 @@ export interface TaskStats {
 }
 
 export interface TaskStatsSource {
-  read(): Promise<TaskStats>;
+  /** The figures of `tenant`'s tasks, and the shared pipeline's. */
+  read(tenant: string): Promise<TaskStats>;
   close(): Promise<void>;
 }
 
-// One statement, one round trip inside its transaction. The grouped count
-// reads every row of task: an index-only scan of task (status, created_at,
-// id) when the visibility map is fresh, so it grows with the table (see
-// docs/dashboard.md for figures); the statement timeout keeps a huge table
-// from holding a connection.
+// One statement, one round trip inside its transaction, of one tenant. The
+// grouped count reads every row of the tenant's tasks: an index-only scan of
+// task (tenant, status, created_at, id) when the visibility map is fresh, so
+// it grows with the tenant's tasks (see docs/dashboard.md for figures); the
+// statement timeout keeps a huge tenant from holding a connection. The
+// outbox figures join each entry to its task for the tenant (the outbox is
+// small unless the broker has been away).
 const STATS_SQL = `
 select
   (select coalesce(json_object_agg(status, n), '{}'::json)
-     from (select status, count(*) as n from task group by status) as c) as counts,
-  (select count(*) from outbox) as outbox_backlog,
-  (select extract(epoch from clock_timestamp() - min(not_before))
-     from outbox where not_before <= clock_timestamp()) as oldest_due_seconds`;
+     from (select status, count(*) as n from task where tenant = ? group by status) as c) as counts,
+  (select count(*) from outbox o join task t on t.id = o.task_id where t.tenant = ?) as outbox_backlog,
+  (select extract(epoch from clock_timestamp() - min(o.not_before))
+     from outbox o join task t on t.id = o.task_id
+    where t.tenant = ? and o.not_before <= clock_timestamp()) as oldest_due_seconds`;
 
 export function createTaskStats(
   orm: MikroORM,
@@ -52,9 +66,9 @@ export function createTaskStats(
 ): TaskStatsSource {
   const queues = new BrokerQueueCheck(broker.amqpUrl, logger);
   return {
-    async read() {
+    async read(tenant) {
       const [database, brokerAnswer] = await Promise.all([
-        readDatabaseStats(orm),
+        readDatabaseStats(orm, tenant),
         queues.check([broker.topology.taskQueue, broker.topology.deadLetterQueue]),
       ]);
       const [taskQueue, deadLetterQueue] = 'error' in brokerAnswer ? [undefined, undefined] : brokerAnswer.queues;
@@ -69,12 +83,12 @@ export function createTaskStats(
   };
 }
 
-async function readDatabaseStats(orm: MikroORM): Promise<Omit<TaskStats, 'deadLettered' | 'processors' | 'brokerError'>> {
+async function readDatabaseStats(orm: MikroORM, tenant: string): Promise<Omit<TaskStats, 'deadLettered' | 'processors' | 'brokerError'>> {
   let row: Record<string, unknown> | undefined;
   try {
     row = await orm.em.getKnex().transaction(async (trx) => {
       await trx.raw(`set local statement_timeout = ${STATS_STATEMENT_TIMEOUT_MS}`);
-      const result = await trx.raw<{ rows: Record<string, unknown>[] }>(STATS_SQL);
+      const result = await trx.raw<{ rows: Record<string, unknown>[] }>(STATS_SQL, [tenant, tenant, tenant]);
       return result.rows[0];
     });
   } catch (error) {

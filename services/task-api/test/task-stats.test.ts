@@ -4,7 +4,7 @@ import amqp, { type ChannelModel } from 'amqplib';
 import { Code, ConnectError, createClient, type Client } from '@connectrpc/connect';
 import { createGrpcTransport } from '@connectrpc/connect-node';
 import { TaskService, TaskStatus } from '@taskproc/contract';
-import { createLogger, openOrm, type TaskTopology } from '@taskproc/core';
+import { DEFAULT_TENANT, createLogger, openOrm, type TaskTopology } from '@taskproc/core';
 import { startTaskApiHarness, type TaskApiHarness } from '../../../test/support/task-api-harness.js';
 import { startTcpProxy, type TcpProxy } from '../../../test/support/tcp-proxy.js';
 import { loadTestEnv } from '../../../test/support/test-env.js';
@@ -163,7 +163,7 @@ describe('a broker that accepts connections but never answers', () => {
     const stats = createTaskStats(orm, { amqpUrl: `amqp://guest:guest@127.0.0.1:${port}`, topology: harness.topology }, createLogger('test', 'silent'));
     try {
       // It returns at all (a hang would hit the test timeout), and says why.
-      const answer = await stats.read();
+      const answer = await stats.read(DEFAULT_TENANT);
       expect(answer.brokerError).toMatch(/^the broker (did not answer within 2 s|is unavailable)$/);
       expect(answer.counts.pending).toBeGreaterThanOrEqual(0);
     } finally {

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Code, ConnectError, createClient, type Client } from '@connectrpc/connect';
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from '@connectrpc/connect-node';
 import { TaskService, TaskStatus, type Task } from '@taskproc/contract';
-import { TaskStore, openOrm } from '@taskproc/core';
+import { DEFAULT_TENANT, TaskStore, openOrm } from '@taskproc/core';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { startTaskApiHarness, type TaskApiHarness } from '../../../test/support/task-api-harness.js';
 import { waitFor } from '../../../test/support/wait-for.js';
@@ -153,7 +153,7 @@ describe('the listening connection', () => {
       // The claim committed before the new listener even connected.
       const [order] = await harness.database.query<{ missed: boolean }>(`select $1::timestamptz < $2::timestamptz as missed`, [row!.changed_at, after!.backend_start]);
       expect(order!.missed).toBe(true);
-      const held = await store.get(id);
+      const held = await store.get(DEFAULT_TENANT, id);
       await store.completeIfHeld(id, held.attempt);
     });
     expect(statuses(seen)).toEqual(['PENDING/unset', 'PROCESSING/set', 'COMPLETED/set']);

@@ -8,9 +8,11 @@ import { executeRaw } from './raw-statement.js';
 /** The channel the transition trigger notifies on every insert and change of status of a task. */
 export const TASK_CHANGED_CHANNEL = 'taskproc_task_changed';
 
-/** The payload of a taskproc_task_changed notice (see the round-2 contract migration). */
+/** The payload of a taskproc_task_changed notice (see the round-2 contract and tenants migrations). */
 export interface TaskChangeNotice {
   id: string;
+  /** The tenant of the task, so fan-out skips changes no watcher of that tenant wants. */
+  tenant: string;
   status: TaskStatusName;
   attempt: number;
   /** The task_transition row id of the change. */
@@ -28,7 +30,7 @@ export function parseTaskChangeNotice(payload: string | undefined): TaskChangeNo
   if (!payload) return null;
   try {
     const value = JSON.parse(payload) as Partial<TaskChangeNotice>;
-    if (typeof value.id !== 'string' || typeof value.status !== 'string') return null;
+    if (typeof value.id !== 'string' || typeof value.tenant !== 'string' || typeof value.status !== 'string') return null;
     if (!Number.isSafeInteger(value.transition) || !Number.isSafeInteger(value.attempt)) return null;
     return value as TaskChangeNotice;
   } catch {
@@ -46,20 +48,35 @@ const CHANGE_COLUMNS = `tt.id as transition_id, tt.from_status, tt.to_status, tt
        tt.at as transition_at, tt.error as transition_error, t.*,
        (select max(x.id) from task_transition x where x.task_id = t.id) as latest_transition`;
 
+/** A task as one watcher may see it: its id within its watcher's tenant. */
+export interface TenantTaskId {
+  tenant: string;
+  id: string;
+}
+
 /**
  * Reads behind watching: the task with its latest transition, and changes by
  * transition id, as the transition trigger recorded them. One statement each
  * (one snapshot), on the ORM's pool.
+ *
+ * The first read of a watch (currentMany) answers a client and is scoped by
+ * its tenant in SQL. The fan-out reads serve every watcher of the process at
+ * once, whatever their tenants; each change carries its task's tenant (as
+ * the row says), and the hub gives it only to watchers of that tenant.
  */
 export class TaskChangeReader {
   constructor(private readonly orm: MikroORM) {}
 
-  /** Each task now and the id of its latest transition, by id; a missing id is left out. */
-  async currentMany(taskIds: readonly string[]): Promise<Map<string, TaskChange>> {
+  /**
+   * Each task now and the id of its latest transition, by id, each looked
+   * for within the tenant asking; an id that tenant has no task with is left
+   * out. (Ids are unique across tenants: at most one asker finds a task.)
+   */
+  async currentMany(wanted: readonly TenantTaskId[]): Promise<Map<string, TaskChange>> {
     const rows = await this.execute(
       `select t.*, (select max(x.id) from task_transition x where x.task_id = t.id) as latest_transition
-         from task t where t.id = any(?::uuid[])`,
-      [`{${taskIds.join(',')}}`],
+         from task t join json_to_recordset(?::json) as w(id uuid, tenant text) on t.id = w.id and t.tenant = w.tenant`,
+      [JSON.stringify(wanted.map(({ id, tenant }) => ({ id, tenant })))],
     );
     return new Map(rows.map((row) => [String(row.id), { transition: Number(row.latest_transition ?? 0), task: taskFromRow(row) }]));
   }
@@ -90,15 +107,14 @@ export class TaskChangeReader {
 
   /**
    * Up to `limit` changes with a transition id above `afterId`, in id order,
-   * of the given tasks only (all tasks when `taskIds` is null).
+   * of every task of `scope.tenants` and of the tasks `scope.taskIds`.
    */
-  async after(afterId: number, limit: number, taskIds: readonly string[] | null): Promise<TaskChange[]> {
-    const filter = taskIds === null ? '' : 'and tt.task_id = any(?::uuid[])';
-    const params: unknown[] = [afterId, ...(taskIds === null ? [] : [`{${taskIds.join(',')}}`]), limit];
+  async after(afterId: number, limit: number, scope: { tenants: readonly string[]; taskIds: readonly string[] }): Promise<TaskChange[]> {
     const rows = await this.execute(
       `select ${CHANGE_COLUMNS} from task_transition tt join task t on t.id = tt.task_id
-        where tt.id > ? ${filter} order by tt.id limit ?`,
-      params,
+        where tt.id > ? and (t.tenant = any(array(select json_array_elements_text(?::json))) or tt.task_id = any(?::uuid[]))
+        order by tt.id limit ?`,
+      [afterId, JSON.stringify(scope.tenants), `{${scope.taskIds.join(',')}}`, limit],
     );
     return rows.map(changeFromRow);
   }

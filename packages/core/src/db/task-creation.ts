@@ -6,6 +6,12 @@ import { taskFromRow } from './task-row.js';
 
 /** What one create asks for (already validated). */
 export interface NewTask {
+  /**
+   * The tenant the task will belong to, and whose idempotency keys its
+   * request_id is one of. Per item: a group-commit batch carries creates of
+   * several requests, so of several tenants.
+   */
+  tenant: string;
   content: string;
   /** Idempotency key (CreateTaskRequest.request_id); absent for none. */
   requestId?: string;
@@ -29,19 +35,15 @@ export type CreateOutcome =
 export type Execute = (sql: string, params: unknown[]) => Promise<Record<string, unknown>[]>;
 
 /**
- * Keys belong to a tenant (the key table's primary key is (tenant,
- * request_id)); there is one until requests carry theirs, and then the
- * caller passes it to createTasks.
- */
-export const DEFAULT_TENANT = 'default';
-
-/**
  * One statement creates the tasks, their outbox entries and their
- * idempotency keys, and answers for every item:
+ * idempotency keys, and answers for every item. Each item carries its
+ * tenant (one statement may create for several), which the task row
+ * records and the key belongs to: the key table's primary key is (tenant,
+ * request_id), so two tenants using one request_id get a task each.
  *
- * 1. `keyed` inserts each request_id once (the first item naming it wins
- *    within the statement, in key order so concurrent statements lock keys
- *    in one order and cannot deadlock). ON CONFLICT DO UPDATE rather than DO
+ * 1. `keyed` inserts each (tenant, request_id) once (the first item naming
+ *    it wins within the statement, in key order so concurrent statements
+ *    lock keys in one order and cannot deadlock). ON CONFLICT DO UPDATE rather than DO
  *    NOTHING: it waits for a concurrent create of the same key to commit,
  *    then RETURNS the committed row, which DO NOTHING would hide (the
  *    statement's snapshot predates it). A live key keeps its task and hash;
@@ -57,31 +59,31 @@ export const DEFAULT_TENANT = 'default';
 const CREATE_TASKS_SQL = `
   with input as (
     select * from json_to_recordset(?::json)
-      as x(ord int, id uuid, content text, schedule_time timestamptz, request_id text, hash text, trace_context text)),
+      as x(ord int, id uuid, tenant text, content text, schedule_time timestamptz, request_id text, hash text, trace_context text)),
   keyed as (
     insert into idempotency_key as k (tenant, request_id, content_hash, task_id, expires_at)
-    select distinct on (request_id) ?, request_id, decode(hash, 'hex'), id, clock_timestamp() + ?::interval
+    select distinct on (tenant, request_id) tenant, request_id, decode(hash, 'hex'), id, clock_timestamp() + ?::interval
       from input where request_id is not null
-     order by request_id, ord
+     order by tenant, request_id, ord
     on conflict (tenant, request_id) do update
       set task_id = case when k.expires_at <= clock_timestamp() then excluded.task_id else k.task_id end,
           content_hash = case when k.expires_at <= clock_timestamp() then excluded.content_hash else k.content_hash end,
           created_at = case when k.expires_at <= clock_timestamp() then clock_timestamp() else k.created_at end,
           expires_at = case when k.expires_at <= clock_timestamp() then excluded.expires_at else k.expires_at end
-    returning k.request_id, k.task_id, k.content_hash),
+    returning k.tenant, k.request_id, k.task_id, k.content_hash),
   fresh as (
-    select i.* from input i left join keyed k on k.request_id = i.request_id
+    select i.* from input i left join keyed k on k.tenant = i.tenant and k.request_id = i.request_id
      where i.request_id is null or k.task_id = i.id),
   t as (
-    insert into task (id, content, status, attempt, schedule_time, queued_at)
-    select id, content, 'pending', 0, schedule_time, greatest(schedule_time, clock_timestamp()) from fresh order by ord
+    insert into task (id, tenant, content, status, attempt, schedule_time, queued_at)
+    select id, tenant, content, 'pending', 0, schedule_time, greatest(schedule_time, clock_timestamp()) from fresh order by ord
     returning *),
   o as (
     insert into outbox (task_id, not_before, trace_context)
     select t.id, greatest(t.schedule_time, clock_timestamp()), i.trace_context from t join input i on i.id = t.id)
   select i.ord, k.task_id as key_task_id, (k.content_hash = decode(i.hash, 'hex')) as same_content, t.*
     from input i
-    left join keyed k on k.request_id = i.request_id
+    left join keyed k on k.tenant = i.tenant and k.request_id = i.request_id
     left join t on t.id = i.id`;
 
 /**
@@ -89,34 +91,32 @@ const CREATE_TASKS_SQL = `
  * order. Tasks of repeated keys are read after the statement (a key won by a
  * concurrent create points at a task this statement's snapshot cannot see).
  */
-export async function createTasks(
-  execute: Execute,
-  items: readonly NewTask[],
-  keyLifetimeMs: number,
-  tenant: string = DEFAULT_TENANT,
-): Promise<CreateOutcome[]> {
+export async function createTasks(execute: Execute, items: readonly NewTask[], keyLifetimeMs: number): Promise<CreateOutcome[]> {
   const input = items.map((item, ord) => ({
     ord,
     id: newTaskId(),
+    tenant: item.tenant,
     content: item.content,
     schedule_time: item.scheduleTime ?? null,
     request_id: item.requestId ?? null,
     hash: item.requestId === undefined ? null : contentHash(item),
     trace_context: item.traceContext ?? null,
   }));
-  const rows = await execute(CREATE_TASKS_SQL, [JSON.stringify(input), tenant, `${keyLifetimeMs} milliseconds`]);
+  const rows = await execute(CREATE_TASKS_SQL, [JSON.stringify(input), `${keyLifetimeMs} milliseconds`]);
   const byOrd = new Map(rows.map((row) => [Number(row.ord), row]));
   const created = new Map<string, Task>();
   for (const row of rows) {
     if (row.id !== null && row.id !== undefined) created.set(String(row.id), taskFromRow(row));
   }
 
-  const missing = new Set<string>();
+  // The tasks earlier creates made for repeated keys, by id, each with the
+  // tenant whose key names it.
+  const missing = new Map<string, string>();
   for (const row of rows) {
     const holder = row.key_task_id === null || row.key_task_id === undefined ? null : String(row.key_task_id);
-    if (holder !== null && row.same_content === true && !created.has(holder)) missing.add(holder);
+    if (holder !== null && row.same_content === true && !created.has(holder)) missing.set(holder, input[Number(row.ord)]!.tenant);
   }
-  const earlier = missing.size === 0 ? new Map<string, Task>() : await readTasks(execute, [...missing]);
+  const earlier = missing.size === 0 ? new Map<string, Task>() : await readTasks(execute, missing);
 
   return input.map((item) => {
     const row = byOrd.get(item.ord);
@@ -176,7 +176,12 @@ function contentHash(item: NewTask): string {
     .digest('hex');
 }
 
-async function readTasks(execute: Execute, ids: string[]): Promise<Map<string, Task>> {
-  const rows = await execute(`select * from task where id = any(?::uuid[])`, [`{${ids.join(',')}}`]);
+/** The tasks with these ids, each read within the tenant given for it (a key names a task of its own tenant). */
+async function readTasks(execute: Execute, tenantById: ReadonlyMap<string, string>): Promise<Map<string, Task>> {
+  const wanted = [...tenantById].map(([id, tenant]) => ({ id, tenant }));
+  const rows = await execute(
+    `select t.* from task t join json_to_recordset(?::json) as w(id uuid, tenant text) on t.id = w.id and t.tenant = w.tenant`,
+    [JSON.stringify(wanted)],
+  );
   return new Map(rows.map((row) => [String(row.id), taskFromRow(row)]));
 }

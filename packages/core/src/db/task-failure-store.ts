@@ -1,5 +1,5 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
-import { FailedPreconditionError, NotFoundError } from '../errors.js';
+import { FailedPreconditionError, taskNotFound } from '../errors.js';
 import { fromDatabaseTimestamp } from './micros-timestamp.type.js';
 import { taskFromRow } from './task-row.js';
 import type { TaskStoreObserver } from './task-store.js';
@@ -10,7 +10,9 @@ import { executeRaw } from './raw-statement.js';
  * The changes of status of work that fails: the end of a failed attempt
  * (processor) and the retry of a failed task (task-api). Like TaskStore's,
  * each is one guarded statement whose WHERE clause states the status (and
- * for a processor, the attempt) it expects; zero rows is an answer.
+ * for a processor, the attempt) it expects; zero rows is an answer. The
+ * processor's changes name the task of a queue message and are not scoped;
+ * a client's retry is scoped by its tenant.
  */
 export class TaskFailureStore {
   /** `observer` is told of each change this store committed, as TaskStore's is (metrics). */
@@ -62,29 +64,30 @@ export class TaskFailureStore {
   }
 
   /**
-   * failed -> pending: an explicit retry. The attempts start again from zero
-   * (so the task gets TASK_MAX_ATTEMPTS more), the error is cleared, and the
-   * task is queued through the outbox in the same statement. Returns the
-   * pending task. Throws NotFoundError when no task has this id,
-   * FailedPreconditionError (naming the status) when it is not failed.
+   * failed -> pending: an explicit retry of a task of `tenant`. The attempts
+   * start again from zero (so the task gets TASK_MAX_ATTEMPTS more), the
+   * error is cleared, and the task is queued through the outbox in the same
+   * statement. Returns the pending task. Throws NotFoundError when that
+   * tenant has no task with this id, FailedPreconditionError (naming the
+   * status) when it is not failed.
    */
-  async retryIfFailed(id: string): Promise<Task> {
+  async retryIfFailed(tenant: string, id: string): Promise<Task> {
     const [row] = await this.execute(
       `with t as (
          update task set status = 'pending', attempt = 0, failed_attempts = 0, error = null,
                 updated_at = clock_timestamp(), queued_at = clock_timestamp()
-          where id = ? and status = 'failed'
+          where id = ? and tenant = ? and status = 'failed'
           returning *),
        o as (insert into outbox (task_id) select id from t)
        select * from t`,
-      [id],
+      [id, tenant],
     );
     if (row) {
       this.observe('pending', [row]);
       return taskFromRow(row);
     }
-    const [current] = await this.execute(`select status from task where id = ?`, [id]);
-    if (!current) throw new NotFoundError(`task ${id} not found`);
+    const [current] = await this.execute(`select status from task where id = ? and tenant = ?`, [id, tenant]);
+    if (!current) throw taskNotFound(id);
     throw new FailedPreconditionError(`task ${id} is ${String(current.status)}, not failed: only a failed task can be retried`);
   }
 

@@ -1,5 +1,5 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
-import { NotFoundError } from '../errors.js';
+import { taskNotFound } from '../errors.js';
 import type { TaskStatusName } from '../status.js';
 import { fromDatabaseTimestamp } from './micros-timestamp.type.js';
 import { taskFromRow } from './task-row.js';
@@ -14,6 +14,8 @@ export interface ListPosition {
 }
 
 export interface ListQuery {
+  /** Only this tenant's tasks are listed. */
+  tenant: string;
   status: TaskStatusName | null;
   after: ListPosition | null;
   /** Tasks on the page, at least 1. */
@@ -36,10 +38,11 @@ export interface TaskEventRecord {
 }
 
 /**
- * Reads for listing tasks and their histories. Listing is keyset paging on
- * (created_at, id), newest first, so a deep page costs what the first one
- * does: a row comparison the indexes task (created_at desc, id desc) and
- * task (status, created_at desc, id desc) serve directly, never an OFFSET.
+ * Reads for listing tasks and their histories, of one tenant each. Listing
+ * is keyset paging on (created_at, id), newest first, so a deep page costs
+ * what the first one does: a row comparison the indexes task (tenant,
+ * created_at desc, id desc) and task (tenant, status, created_at desc, id
+ * desc) serve directly, never an OFFSET.
  */
 export class TaskListing {
   constructor(private readonly orm: MikroORM) {}
@@ -50,8 +53,8 @@ export class TaskListing {
    * the end of a walk).
    */
   async page(query: ListQuery): Promise<ListPage> {
-    const conditions: string[] = [];
-    const params: unknown[] = [];
+    const conditions: string[] = ['tenant = ?'];
+    const params: unknown[] = [query.tenant];
     // Two statement shapes (with and without the status), never an
     // "? is null or status = ?" that would keep the planner from the index.
     if (query.status !== null) {
@@ -63,8 +66,7 @@ export class TaskListing {
       params.push(query.after.createdAt, query.after.id);
     }
     params.push(query.limit + 1);
-    const where = conditions.length > 0 ? `where ${conditions.join(' and ')}` : '';
-    const rows = await this.execute(`select * from task ${where} order by created_at desc, id desc limit ?`, params);
+    const rows = await this.execute(`select * from task where ${conditions.join(' and ')} order by created_at desc, id desc limit ?`, params);
     const tasks = rows.slice(0, query.limit).map(taskFromRow);
     const last = tasks.at(-1);
     return { tasks, next: rows.length > query.limit && last ? { createdAt: last.createdAt, id: last.id } : null };
@@ -73,15 +75,17 @@ export class TaskListing {
   /**
    * The task's history, oldest first: its creation and every change of
    * status, re-claims included (same status, attempt + 1), as the transition
-   * trigger recorded them. Throws NotFoundError when no task has this id
-   * (every task has at least its creation event).
+   * trigger recorded them. Throws NotFoundError when `tenant` has no task
+   * with this id (every task has at least its creation event).
    */
-  async events(taskId: string): Promise<TaskEventRecord[]> {
+  async events(tenant: string, taskId: string): Promise<TaskEventRecord[]> {
     const rows = await this.execute(
-      `select to_status, attempt, at, error from task_transition where task_id = ? order by id`,
-      [taskId],
+      `select tt.to_status, tt.attempt, tt.at, tt.error
+         from task_transition tt join task t on t.id = tt.task_id
+        where tt.task_id = ? and t.tenant = ? order by tt.id`,
+      [taskId, tenant],
     );
-    if (rows.length === 0) throw new NotFoundError(`task ${taskId} not found`);
+    if (rows.length === 0) throw taskNotFound(taskId);
     return rows.map((row) => ({
       status: row.to_status as TaskStatusName,
       attempt: Number(row.attempt),

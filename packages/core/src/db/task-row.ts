@@ -8,8 +8,12 @@ import type { Task } from './task.entity.js';
  * the cost of an EntityManager per row on the hot paths.
  */
 export function taskFromRow(row: Record<string, unknown>): Task {
+  // Every statement that maps its rows here returns the whole row; a row
+  // without its tenant is a statement's bug, never a task of no one.
+  if (typeof row.tenant !== 'string') throw new Error(`task row ${String(row.id)} read without its tenant`);
   return {
     id: String(row.id),
+    tenant: row.tenant,
     content: String(row.content),
     status: row.status as TaskStatusName,
     attempt: Number(row.attempt),

@@ -1,7 +1,8 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { MikroORM } from '@mikro-orm/postgresql';
-import { FailedPreconditionError, NotFoundError } from '../errors.js';
+import { FailedPreconditionError, taskNotFound } from '../errors.js';
 import { CANCELABLE_STATUSES, type TaskStatusName } from '../status.js';
+import { DEFAULT_TENANT } from '../tenants.js';
 import { translateDatabaseError } from './database-errors.js';
 import { fromDatabaseTimestamp } from './micros-timestamp.type.js';
 import { createTasks, deleteExpiredKeys, tasksOrConflict, type CreateOutcome, type NewTask } from './task-creation.js';
@@ -23,6 +24,11 @@ export interface Claim {
  * it touched is the answer. Creates and changes of status are single raw
  * statements on the ORM's pool (each its own transaction); reads use a forked
  * EntityManager per call. Database outages surface as UnavailableError.
+ *
+ * What a client asks for (get, cancel, create) names the caller's tenant and
+ * is scoped by it in SQL: another tenant's task is not found, exactly like a
+ * missing one. What a processor does to the task a queue message names
+ * (claim, complete) is not: the message came from this system's outbox.
  */
 export interface TaskStoreOptions {
   /** See SharedConfig.taskStaleAfterMs. */
@@ -62,8 +68,8 @@ export class TaskStore {
   }
 
   /**
-   * Inserts a pending task and its outbox entry in one statement: either both
-   * exist afterwards or neither does.
+   * Inserts a pending task of the default tenant and its outbox entry in one
+   * statement: either both exist afterwards or neither does.
    */
   async createWithOutboxEntry(content: string): Promise<Task> {
     return (await this.createManyWithOutboxEntries([content]))[0]!;
@@ -75,10 +81,13 @@ export class TaskStore {
    * returns the tasks in the order of `contents`. A lone create takes the
    * same statement: one round trip, where BEGIN, two INSERTs and COMMIT took
    * four. `traceContexts` (one per content, or none) go into the outbox
-   * entries, so the publish continues each create's trace.
+   * entries, so the publish continues each create's trace. The tasks belong
+   * to the default tenant.
    */
   async createManyWithOutboxEntries(contents: string[], traceContexts: readonly (string | null)[] = []): Promise<Task[]> {
-    const outcomes = await this.createTasks(contents.map((content, i) => ({ content, traceContext: traceContexts[i] ?? null })));
+    const outcomes = await this.createTasks(
+      contents.map((content, i) => ({ tenant: DEFAULT_TENANT, content, traceContext: traceContexts[i] ?? null })),
+    );
     return outcomes.map((outcome) => {
       if (outcome.kind === 'conflict') throw new Error('a create without request_id met a conflict');
       return outcome.task;
@@ -88,8 +97,9 @@ export class TaskStore {
   /**
    * Creates with options (request_id, schedule_time), the way group commit
    * batches them: one autocommit statement, one outcome per item in order
-   * (see task-creation.ts). An item whose request_id is taken by other
-   * content creates nothing and gets a conflict; the others are created.
+   * (see task-creation.ts). Each item names its tenant. An item whose
+   * request_id is taken in its tenant by other content creates nothing and
+   * gets a conflict; the others are created.
    */
   async createTasks(items: readonly NewTask[]): Promise<CreateOutcome[]> {
     const outcomes = await this.run((em) => createTasks((sql, params) => em.getConnection().execute(sql, params, 'all'), items, this.keyLifetimeMs));
@@ -128,36 +138,45 @@ export class TaskStore {
     return this.run((em) => deleteExpiredKeys((sql, params) => em.getConnection().execute(sql, params, 'all'), limit));
   }
 
-  /** The task, or null when no task has this id. */
-  async find(id: string): Promise<Task | null> {
+  /** The task of `tenant`, or null when that tenant has no task with this id. */
+  async find(tenant: string, id: string): Promise<Task | null> {
+    return this.run((em) => em.findOne(TaskSchema, { id, tenant }));
+  }
+
+  /**
+   * The task with this id whoever owns it, or null: for a processor, whose
+   * ids come from its own queue messages and held tasks, never from a client.
+   */
+  async findInAnyTenant(id: string): Promise<Task | null> {
     return this.run((em) => em.findOne(TaskSchema, { id }));
   }
 
-  /** The task; throws NotFoundError when no task has this id. */
-  async get(id: string): Promise<Task> {
-    const task = await this.find(id);
-    if (!task) throw new NotFoundError(`task ${id} not found`);
+  /** The task of `tenant`; throws NotFoundError when that tenant has no task with this id. */
+  async get(tenant: string, id: string): Promise<Task> {
+    const task = await this.find(tenant, id);
+    if (!task) throw taskNotFound(id);
     return task;
   }
 
   /**
-   * pending | processing -> canceled.
-   * Returns the canceled task. Throws NotFoundError when no task has this id,
-   * FailedPreconditionError (naming the status) when it is already final.
+   * pending | processing -> canceled, for a task of `tenant`.
+   * Returns the canceled task. Throws NotFoundError when that tenant has no
+   * task with this id, FailedPreconditionError (naming the status) when it is
+   * already final.
    */
-  async cancelIfNotFinal(id: string): Promise<Task> {
+  async cancelIfNotFinal(tenant: string, id: string): Promise<Task> {
     const [row] = await this.execute(
       `update task set status = 'canceled', updated_at = clock_timestamp()
-        where id = ? and status = any(?::text[]) returning *`,
-      [id, `{${CANCELABLE_STATUSES.join(',')}}`],
+        where id = ? and tenant = ? and status = any(?::text[]) returning *`,
+      [id, tenant, `{${CANCELABLE_STATUSES.join(',')}}`],
     );
     if (row) {
       const task = taskFromRow(row);
       this.observer?.transitioned('canceled', [task]);
       return task;
     }
-    const current = await this.find(id);
-    if (!current) throw new NotFoundError(`task ${id} not found`);
+    const current = await this.find(tenant, id);
+    if (!current) throw taskNotFound(id);
     throw new FailedPreconditionError(`task ${id} is already ${current.status} and cannot be canceled`);
   }
 
@@ -253,7 +272,7 @@ export class TaskStore {
     return rows.map((row) => String(row.task_id));
   }
 
-  /** Whether a task with this id exists at all (to tell a poison message from a duplicate). */
+  /** Whether a task with this id exists at all, in any tenant (the processor's test of a poison message against a duplicate). */
   async exists(id: string): Promise<boolean> {
     return this.run(async (em) => (await em.count(TaskSchema, { id })) > 0);
   }

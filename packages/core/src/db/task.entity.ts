@@ -1,9 +1,15 @@
 import { EntitySchema, type Opt } from '@mikro-orm/core';
 import { TASK_STATUSES, type TaskStatusName } from '../status.js';
+import { DEFAULT_TENANT, TENANT_PATTERN } from '../tenants.js';
 import { MicrosTimestampType } from './micros-timestamp.type.js';
 
 export interface Task {
   id: string;
+  /**
+   * The tenant the task belongs to (the one whose token created it). Every
+   * client's read and change is scoped by it; never shown to clients.
+   */
+  tenant: string;
   content: string;
   status: TaskStatusName;
   /**
@@ -35,6 +41,7 @@ export const TaskSchema = new EntitySchema<Task>({
   tableName: 'task',
   properties: {
     id: { type: 'uuid', primary: true },
+    tenant: { type: 'text', default: DEFAULT_TENANT },
     content: { type: 'text' },
     status: { type: 'text', default: 'pending' },
     attempt: { type: 'integer', default: 0 },
@@ -44,5 +51,8 @@ export const TaskSchema = new EntitySchema<Task>({
     scheduleTime: { type: MicrosTimestampType, fieldName: 'schedule_time', nullable: true },
     queuedAt: { type: MicrosTimestampType, fieldName: 'queued_at', defaultRaw: 'clock_timestamp()', lazy: true, hidden: true },
   },
-  checks: [{ name: 'task_status_check', expression: `status in (${statusList})` }],
+  checks: [
+    { name: 'task_status_check', expression: `status in (${statusList})` },
+    { name: 'task_tenant_check', expression: `tenant ~ '${TENANT_PATTERN.source}'` },
+  ],
 });

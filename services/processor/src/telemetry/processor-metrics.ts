@@ -13,7 +13,7 @@ const DEAD_LETTER_REASONS: Record<string, string> = {
 
 export interface ProcessorMetricsSources {
   events: ProcessorEvents;
-  store: Pick<TaskStore, 'find'>;
+  store: Pick<TaskStore, 'findInAnyTenant'>;
   prefetch: number;
   inFlight(): number;
 }
@@ -72,7 +72,7 @@ export function processorMetrics(registry: Registry, sources: ProcessorMetricsSo
     if (reason !== 'canceled') return;
     const abortedAt = Date.now();
     // One read per canceled task in hand (cancels are rare), off the message's path.
-    sources.store.find(taskId).then(
+    sources.store.findInAnyTenant(taskId).then(
       (task) => {
         if (task?.status === 'canceled' && task.updatedAt) cancelToAbort.observe(Math.max(0, abortedAt - Date.parse(task.updatedAt)) / 1000);
       },

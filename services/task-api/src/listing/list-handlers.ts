@@ -40,19 +40,25 @@ export function pageSize(requested: number): number {
   return Math.min(requested, MAX_PAGE_SIZE);
 }
 
-export async function listTasks(deps: ListHandlerDeps, request: ListTasksRequest): Promise<MessageInitShape<typeof ListTasksResponseSchema>> {
+/** ListTasks: one page of the tenant's tasks; its token pages on only for the same tenant and filter. */
+export async function listTasks(deps: ListHandlerDeps, request: ListTasksRequest, tenant: string): Promise<MessageInitShape<typeof ListTasksResponseSchema>> {
   const status = statusFilter(request.status);
   const limit = pageSize(request.pageSize);
-  const after = request.pageToken === '' ? null : deps.pageTokens.decode(request.pageToken, status);
-  const page = await deps.listing.page({ status, after, limit });
+  const after = request.pageToken === '' ? null : deps.pageTokens.decode(request.pageToken, { tenant, status });
+  const page = await deps.listing.page({ tenant, status, after, limit });
   return {
     tasks: page.tasks.map(toTaskMessage),
-    nextPageToken: page.next ? deps.pageTokens.encode({ status, position: page.next }) : '',
+    nextPageToken: page.next ? deps.pageTokens.encode({ tenant, status, position: page.next }) : '',
   };
 }
 
-export async function listTaskEvents(deps: ListHandlerDeps, request: ListTaskEventsRequest): Promise<MessageInitShape<typeof ListTaskEventsResponseSchema>> {
-  const events = await deps.listing.events(validateTaskId(request.taskId));
+/** ListTaskEvents: the history of one of the tenant's tasks (NOT_FOUND for any other). */
+export async function listTaskEvents(
+  deps: ListHandlerDeps,
+  request: ListTaskEventsRequest,
+  tenant: string,
+): Promise<MessageInitShape<typeof ListTaskEventsResponseSchema>> {
+  const events = await deps.listing.events(tenant, validateTaskId(request.taskId));
   return {
     events: events.map((event) =>
       create(TaskEventSchema, {

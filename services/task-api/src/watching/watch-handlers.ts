@@ -4,7 +4,8 @@ import { Code, ConnectError, createContextKey, type HandlerContext } from '@conn
 import type { MessageInitShape } from '@bufbuild/protobuf';
 import type { WatchTaskRequest, WatchTaskResponseSchema, WatchTasksRequest, WatchTasksResponseSchema } from '@taskproc/contract';
 import type { Task as TaskMessage } from '@taskproc/contract';
-import { FINAL_STATUSES, NotFoundError, UnavailableError, type Logger, type TaskChange } from '@taskproc/core';
+import { FINAL_STATUSES, UnavailableError, taskNotFound, type Logger, type TaskChange } from '@taskproc/core';
+import { tenantOf } from '../auth/tenant.js';
 import { statusFilter } from '../listing/list-handlers.js';
 import { toTaskMessage } from '../task-view.js';
 import { validateTaskId } from '../validation.js';
@@ -36,16 +37,21 @@ function messageOf(change: TaskChange): TaskMessage {
   return message;
 }
 
-/** WatchTask: the task as it is now, then every change in commit order, until a final status. */
+/**
+ * WatchTask: the task as it is now, then every change in commit order, until
+ * a final status. NOT_FOUND, as GetTask answers, for a task the caller's
+ * tenant does not have.
+ */
 export async function* watchTask(deps: WatchHandlerDeps, request: WatchTaskRequest, context: HandlerContext): AsyncGenerator<MessageInitShape<typeof WatchTaskResponseSchema>> {
   const taskId = validateTaskId(request.taskId);
-  const subscription = await subscribe(deps, { taskId });
+  const tenant = tenantOf(context);
+  const subscription = await subscribe(deps, { tenant, taskId });
   const handlerEnded = resetIfStalled(subscription, context, deps.logger);
   try {
     // Subscribed first, then read: a change committed after this read is
     // in the queue; one the read already shows is skipped by its transition id.
-    const current = await deps.hub.current(taskId);
-    if (!current) throw new NotFoundError(`task ${taskId} not found`);
+    const current = await deps.hub.current(tenant, taskId);
+    if (!current) throw taskNotFound(taskId);
     subscription.skipThrough(current.transition);
     yield { task: toTaskMessage(current.task) };
     if (isFinal(current.task.status)) return;
@@ -64,10 +70,10 @@ export async function* watchTask(deps: WatchHandlerDeps, request: WatchTaskReque
   }
 }
 
-/** WatchTasks: every change of every task (optionally only changes into one status) from now on. */
+/** WatchTasks: every change of every task of the caller's tenant (optionally only changes into one status) from now on. */
 export async function* watchTasks(deps: WatchHandlerDeps, request: WatchTasksRequest, context: HandlerContext): AsyncGenerator<MessageInitShape<typeof WatchTasksResponseSchema>> {
   const status = statusFilter(request.status);
-  const subscription = await subscribe(deps, { status });
+  const subscription = await subscribe(deps, { tenant: tenantOf(context), status });
   const handlerEnded = resetIfStalled(subscription, context, deps.logger);
   try {
     // The headers go out at once: a dashboard knows it is connected before

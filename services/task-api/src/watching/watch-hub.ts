@@ -41,7 +41,9 @@ type Work = { kind: 'notice'; notice: TaskChangeNotice } | { kind: 'catch-up'; d
  * one LISTEN connection whatever the number of watchers. Notices are handled
  * one batch at a time, in arrival (commit) order: the changes a batch names
  * are read in one statement, for the tasks someone watches, and pushed to
- * each interested subscription. After the listening connection comes back,
+ * each interested subscription. A watcher sees the tasks of its own tenant
+ * only: a notice names the task's tenant, and each change read is given to
+ * the watchers of the tenant its task row names. After the listening connection comes back,
  * a catch-up re-reads what changed while it was away before any newer
  * notice is handled.
  */
@@ -57,7 +59,7 @@ export class WatchHub {
   private cutOff = 0;
   private catchUps = 0;
   private subscriptions = 0;
-  private readonly currentReads: { taskId: string; resolve: (change: TaskChange | null) => void; reject: (error: unknown) => void }[] = [];
+  private readonly currentReads: { tenant: string; taskId: string; resolve: (change: TaskChange | null) => void; reject: (error: unknown) => void }[] = [];
   private isReady = false;
   private markReady!: () => void;
   private readonly ready = new Promise<void>((resolve) => (this.markReady = () => ((this.isReady = true), resolve())));
@@ -134,15 +136,16 @@ export class WatchHub {
   }
 
   /**
-   * The task as it is now (null when there is none), for a subscription
-   * made before this call. Reads asked for in the same turn of the event
-   * loop share one statement, which starts after all of them subscribed: a
-   * thousand watchers arriving at once cost one read, and none of them can
-   * miss a change between its subscription and its read.
+   * The task of `tenant` as it is now (null when that tenant has none with
+   * this id), for a subscription made before this call. Reads asked for in
+   * the same turn of the event loop share one statement, which starts after
+   * all of them subscribed: a thousand watchers arriving at once cost one
+   * read, and none of them can miss a change between its subscription and
+   * its read.
    */
-  current(taskId: string): Promise<TaskChange | null> {
+  current(tenant: string, taskId: string): Promise<TaskChange | null> {
     return new Promise((resolve, reject) => {
-      this.currentReads.push({ taskId, resolve, reject });
+      this.currentReads.push({ tenant, taskId, resolve, reject });
       if (this.currentReads.length === 1) setImmediate(() => void this.readCurrent());
     });
   }
@@ -150,8 +153,14 @@ export class WatchHub {
   private async readCurrent(): Promise<void> {
     const reads = this.currentReads.splice(0);
     try {
-      const found = await this.reader.currentMany([...new Set(reads.map((read) => read.taskId))]);
-      for (const read of reads) read.resolve(found.get(read.taskId) ?? null);
+      const wanted = new Map(reads.map(({ tenant, taskId }) => [`${tenant}/${taskId}`, { tenant, id: taskId }]));
+      const found = await this.reader.currentMany([...wanted.values()]);
+      for (const read of reads) {
+        const change = found.get(read.taskId);
+        // The statement found each task within the tenant that asked; two
+        // tenants asking for one id share a statement, not an answer.
+        read.resolve(change && change.task.tenant === read.tenant ? change : null);
+      }
     } catch (error) {
       for (const read of reads) read.reject(error);
     }
@@ -212,14 +221,16 @@ export class WatchHub {
     }
   }
 
-  private interested(taskId: string, status: TaskChangeNotice['status']): boolean {
-    if (this.byTask.has(taskId)) return true;
-    for (const subscription of this.allTasks) if (subscription.wants(taskId, status)) return true;
+  /** Whether a watcher of this process wants the change a notice names. */
+  private interested({ tenant, id, status }: TaskChangeNotice): boolean {
+    const taskId = id.toLowerCase();
+    for (const subscription of this.byTask.get(taskId) ?? []) if (subscription.wants(tenant, taskId, status)) return true;
+    for (const subscription of this.allTasks) if (subscription.wants(tenant, taskId, status)) return true;
     return false;
   }
 
   private async handleNotices(notices: TaskChangeNotice[]): Promise<void> {
-    const wanted = notices.filter((notice) => this.interested(notice.id.toLowerCase(), notice.status));
+    const wanted = notices.filter((notice) => this.interested(notice));
     if (wanted.length === 0) return;
     let changes: TaskChange[];
     try {
@@ -244,9 +255,10 @@ export class WatchHub {
       let after = await this.read(() => this.reader.transitionIdOlderThan(downForMs + COMMIT_MARGIN_MS));
       let read = 0;
       for (;;) {
-        const tasks = this.allTasks.size > 0 ? null : [...this.byTask.keys()];
-        if (tasks?.length === 0) break;
-        const changes = await this.read(() => this.reader.after(after, READ_BATCH, tasks));
+        // Every task of the tenants someone watches all of, and the tasks watched one by one.
+        const scope = { tenants: [...new Set([...this.allTasks].map((subscription) => subscription.target.tenant))], taskIds: [...this.byTask.keys()] };
+        if (scope.tenants.length === 0 && scope.taskIds.length === 0) break;
+        const changes = await this.read(() => this.reader.after(after, READ_BATCH, scope));
         for (const change of changes) {
           if (!this.recentlyPushed.has(change.transition)) this.push(change);
         }
@@ -265,12 +277,13 @@ export class WatchHub {
     }
   }
 
+  /** Gives a change to the watchers that want it: of its task's tenant (as its row says) only. */
   private push(change: TaskChange): void {
-    const { id, status } = change.task;
-    for (const subscription of this.byTask.get(id) ?? []) subscription.push(change);
+    const { id, tenant, status } = change.task;
+    for (const subscription of this.byTask.get(id) ?? []) if (subscription.wants(tenant, id, status)) subscription.push(change);
     let toAll = false;
     for (const subscription of this.allTasks) {
-      if (!subscription.wants(id, status)) continue;
+      if (!subscription.wants(tenant, id, status)) continue;
       subscription.push(change);
       toAll = true;
     }
@@ -289,9 +302,10 @@ export class WatchHub {
   private failInterested(notices: TaskChangeNotice[], error: unknown): void {
     this.logger.warn({ err: error, notices: notices.length }, 'task changes could not be read; ending the streams that needed them');
     const failure = new UnavailableError('a change could not be read; watch again');
-    for (const notice of notices) {
-      for (const subscription of this.byTask.get(notice.id.toLowerCase()) ?? []) subscription.fail(failure);
-      for (const subscription of this.allTasks) if (subscription.wants(notice.id, notice.status)) subscription.fail(failure);
+    for (const { tenant, id, status } of notices) {
+      const taskId = id.toLowerCase();
+      for (const subscription of this.byTask.get(taskId) ?? []) if (subscription.wants(tenant, taskId, status)) subscription.fail(failure);
+      for (const subscription of this.allTasks) if (subscription.wants(tenant, taskId, status)) subscription.fail(failure);
     }
   }
 

@@ -1,7 +1,10 @@
 import type { TaskChange, TaskStatusName } from '@taskproc/core';
 
-/** What one watcher follows: one task, or every task (optionally only changes into one status). */
-export type WatchTarget = { taskId: string } | { status: TaskStatusName | null };
+/**
+ * What one watcher follows: one task, or every task (optionally only changes
+ * into one status), of its own tenant only.
+ */
+export type WatchTarget = { tenant: string } & ({ taskId: string } | { status: TaskStatusName | null });
 
 /** Why a subscription ended before its watcher did (shutdown, falling behind, an unreadable change). */
 export type WatchFailure = Error;
@@ -36,8 +39,9 @@ export class WatchSubscription {
     return this.queue.length;
   }
 
-  /** Whether this watcher wants this change (before deduplication). */
-  wants(taskId: string, status: TaskStatusName): boolean {
+  /** Whether this watcher wants a change of this task of `tenant` (before deduplication). */
+  wants(tenant: string, taskId: string, status: TaskStatusName): boolean {
+    if (this.target.tenant !== tenant) return false;
     if ('taskId' in this.target) return this.target.taskId === taskId;
     return this.target.status === null || this.target.status === status;
   }

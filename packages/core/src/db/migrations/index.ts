@@ -6,6 +6,7 @@ import { Migration20261201090000_round2_contract } from './Migration202612010900
 import { Migration20261201092000_failures } from './Migration20261201092000_failures.js';
 import { Migration20261201093000_idempotency } from './Migration20261201093000_idempotency.js';
 import { Migration20261201094000_trace_context } from './Migration20261201094000_trace_context.js';
+import { Migration20261201100000_tenants } from './Migration20261201100000_tenants.js';
 
 /** Every migration, oldest first. A new migration file is added here too. */
 export const migrations: MigrationObject[] = [
@@ -16,4 +17,5 @@ export const migrations: MigrationObject[] = [
   { name: 'Migration20261201092000_failures', class: Migration20261201092000_failures },
   { name: 'Migration20261201093000_idempotency', class: Migration20261201093000_idempotency },
   { name: 'Migration20261201094000_trace_context', class: Migration20261201094000_trace_context },
+  { name: 'Migration20261201100000_tenants', class: Migration20261201100000_tenants },
 ];
