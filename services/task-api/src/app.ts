@@ -21,6 +21,7 @@ import { createDatabaseProbe } from './database-probe.js';
 import { createGroupCommit, groupCommitSettings } from './group-commit.js';
 import { IdempotencyKeyCleanup } from './idempotency-key-cleanup.js';
 import { requestInterceptor } from './interceptors.js';
+import { tenantLimitsInterceptor } from './limits/limits-interceptor.js';
 import { outboxGauges } from './outbox-gauges.js';
 import { OutboxDueListener } from './outbox-due-listener.js';
 import { OutboxRelay } from './outbox-relay.js';
@@ -147,14 +148,19 @@ export async function startTaskApi(config: TaskApiConfig, logger: Logger = creat
     contextValues: (request) => createContextValues().set(nodeRequestKey, request),
     // Outermost first. Telemetry sees the code the client gets; the request
     // interceptor maps every error below it once and logs it with that code,
-    // refused tokens included. Authentication comes before anything that
-    // works for the caller, and the tenant it finds is what the limits and
-    // handlers read. The deadline bounds the handler's dependencies; a JWKS
-    // fetch has its own bound (AUTH_JWKS_TIMEOUT_MS, below the request timeout).
+    // refused tokens and spent budgets included. Authentication comes before
+    // anything that works for the caller, and the tenant it finds is what the
+    // limits (then the handlers) read; an unauthenticated flood is refused
+    // without touching any tenant's budget. The limits share the process
+    // among tenants: with AUTH_MODE=none there is one, bounded by the
+    // process-wide limits alone, as before authentication existed. The
+    // deadline bounds the handler's dependencies; a JWKS fetch has its own
+    // bound (AUTH_JWKS_TIMEOUT_MS).
     interceptors: [
       rpcTelemetryInterceptor(registry, { tracing: tracing.enabled }),
       requestInterceptor(logger),
       auth.interceptor,
+      ...(config.auth.mode === 'jwt' ? [tenantLimitsInterceptor(config.limits, { registry })] : []),
       requestDeadlineInterceptor(config.requestTimeoutMs),
     ],
     readMaxBytes: READ_MAX_BYTES,

@@ -84,6 +84,7 @@ export interface JwtAuthConfig {
   jwksTimeoutMs: number;
 }
 
+/** Applied with AUTH_MODE=jwt only: without authentication there is one tenant, held by the process-wide bounds. */
 export interface LimitsConfig {
   /** Requests a tenant may make per second, on average; 0 means no budget. */
   ratePerSecond: number;

@@ -5,6 +5,7 @@ import { createServer as createTcpServer, type AddressInfo, type Server, type So
 // Every HTTP/2 connection without TLS ("prior knowledge", as gRPC clients
 // speak it) opens with this preface; HTTP/1.1 requests start with a method.
 const HTTP2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
+const MAX_HEADER_BYTES = 64 * 1024;
 
 export type DualProtocolHandler = (
   request: Http2ServerRequest | Parameters<RequestListener>[0],
@@ -36,7 +37,11 @@ export interface DualProtocolServerOptions {
 
 export function createDualProtocolServer(handler: DualProtocolHandler, options: DualProtocolServerOptions): DualProtocolServer {
   const { handshakeTimeoutMs } = options;
-  const http1 = createHttp1Server(handler as RequestListener);
+  // Headers as large as HTTP/2's (Node's default SETTINGS_MAX_HEADER_LIST_SIZE,
+  // 64 KiB), not HTTP/1.1's default 16 KiB: an oversized bearer token then
+  // gets the same UNAUTHENTICATED "token too large" over Connect and gRPC-Web
+  // on HTTP/1.1 as over gRPC, instead of a bare 431.
+  const http1 = createHttp1Server({ maxHeaderSize: MAX_HEADER_BYTES }, handler as RequestListener);
   // Node's own headersTimeout is checked only for servers that listen
   // themselves; this one is handed its sockets, so the sniffing timer runs
   // on until the connection's first request head has arrived.
