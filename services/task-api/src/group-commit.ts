@@ -31,9 +31,10 @@ export type CreateTask = (item: NewTask, signal?: AbortSignal) => Promise<Create
  * statement that inserts their tasks and outbox entries and commits them
  * together (one fsync instead of one per task). Each caller is answered only
  * after that commit, so "201 means durably queued" holds as before. A lone
- * call goes out at once, alone, the way it always did. Two creates with one
- * request_id in one batch are settled by the statement itself (see
- * task-creation.ts): one creates, the other repeats or conflicts.
+ * call goes out at once, alone, the way it always did. A batch may hold
+ * creates of several tenants: each item carries its own. Two creates of one
+ * tenant with one request_id in one batch are settled by the statement
+ * itself (see task-creation.ts): one creates, the other repeats or conflicts.
  *
  * The wait is bounded twice: by `maxQueued` (a full queue answers
  * RESOURCE_EXHAUSTED at once, so a stalled database cannot pile up callers

@@ -14,8 +14,8 @@ export interface RetryTaskDeps {
 /**
  * RetryTask: a failed task goes back to pending with its attempts reset and
  * is queued through the outbox, in one guarded statement. NOT_FOUND for no
- * such task of the caller's tenant, FAILED_PRECONDITION (naming the status) for any task that is
- * not failed, INVALID_ARGUMENT for a malformed id.
+ * such task of the caller's tenant, FAILED_PRECONDITION (naming the status)
+ * for any task that is not failed, INVALID_ARGUMENT for a malformed id.
  */
 export function createRetryTask(deps: RetryTaskDeps) {
   return async (request: RetryTaskRequest, context: HandlerContext): Promise<Partial<RetryTaskResponse>> => {

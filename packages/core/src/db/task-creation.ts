@@ -43,11 +43,11 @@ export type Execute = (sql: string, params: unknown[]) => Promise<Record<string,
  *
  * 1. `keyed` inserts each (tenant, request_id) once (the first item naming
  *    it wins within the statement, in key order so concurrent statements
- *    lock keys in one order and cannot deadlock). ON CONFLICT DO UPDATE rather than DO
- *    NOTHING: it waits for a concurrent create of the same key to commit,
- *    then RETURNS the committed row, which DO NOTHING would hide (the
- *    statement's snapshot predates it). A live key keeps its task and hash;
- *    an expired one is taken over by this create.
+ *    lock keys in one order and cannot deadlock). ON CONFLICT DO UPDATE
+ *    rather than DO NOTHING: it waits for a concurrent create of the same
+ *    key to commit, then RETURNS the committed row, which DO NOTHING would
+ *    hide (the statement's snapshot predates it). A live key keeps its task
+ *    and hash; an expired one is taken over by this create.
  * 2. `fresh` is every item without a key, or whose key now names the task id
  *    proposed for it: only these insert a task and an outbox entry, whose
  *    not_before is the schedule time (a past time means now). The task's

@@ -43,9 +43,9 @@ type Work = { kind: 'notice'; notice: TaskChangeNotice } | { kind: 'catch-up'; d
  * are read in one statement, for the tasks someone watches, and pushed to
  * each interested subscription. A watcher sees the tasks of its own tenant
  * only: a notice names the task's tenant, and each change read is given to
- * the watchers of the tenant its task row names. After the listening connection comes back,
- * a catch-up re-reads what changed while it was away before any newer
- * notice is handled.
+ * the watchers of the tenant its task row names. After the listening
+ * connection comes back, a catch-up re-reads what changed while it was away
+ * before any newer notice is handled.
  */
 export class WatchHub {
   private readonly byTask = new Map<string, Set<WatchSubscription>>();
@@ -256,7 +256,8 @@ export class WatchHub {
       let read = 0;
       for (;;) {
         // Every task of the tenants someone watches all of, and the tasks watched one by one.
-        const scope = { tenants: [...new Set([...this.allTasks].map((subscription) => subscription.target.tenant))], taskIds: [...this.byTask.keys()] };
+        const tenants = [...new Set([...this.allTasks].map((subscription) => subscription.target.tenant))];
+        const scope = { tenants, taskIds: [...this.byTask.keys()] };
         if (scope.tenants.length === 0 && scope.taskIds.length === 0) break;
         const changes = await this.read(() => this.reader.after(after, READ_BATCH, scope));
         for (const change of changes) {
