@@ -185,6 +185,31 @@ describe('taskctl against a task-api with authentication on', () => {
     expect(payload.exp! - payload.iat!).toBe(2);
   });
 
+  it("exits 10 once the tenant's budget is spent, saying when to retry; another tenant is not affected", async () => {
+    // A task-api whose tenants may make one request, then one a second.
+    const frugal = await startTaskApiHarness('taskctl_budget', (env) => ({
+      ...env,
+      AUTH_MODE: 'jwt',
+      AUTH_JWKS_FILE: join(trusted, 'jwks.json'),
+      AUTH_ISSUER: DEV_AUTH.issuer,
+      AUTH_AUDIENCE: DEV_AUTH.audience,
+      TENANT_RATE_LIMIT_PER_S: '1',
+      TENANT_RATE_LIMIT_BURST: '1',
+    }));
+    try {
+      const env = { TASKCTL_URL: frugal.api.url, TASKCTL_TOKEN: await tokenFor('greedy') };
+      expect((await taskctl(['list'], env)).code).toBe(0);
+      const refused = await taskctl(['list'], env);
+      expect({ code: refused.code, stdout: refused.stdout }).toEqual({ code: 10, stdout: '' });
+      const [first, hint] = refused.stderr.trim().split('\n');
+      expect(first).toMatch(/^taskctl: .*budget.* \[RESOURCE_EXHAUSTED\]$/);
+      expect(hint).toBe('taskctl: too many requests: retry after 1 s');
+      expect((await taskctl(['list'], { ...env, TASKCTL_TOKEN: await tokenFor('patient') })).code).toBe(0);
+    } finally {
+      await frugal.close();
+    }
+  });
+
   it('runs as `npx taskctl` does, reading TASKCTL_TOKEN from the environment', async () => {
     const token = await tokenFor('acme');
     const result = await run(process.execPath, ['sdk/typescript/bin/taskctl.js', '--json', 'create', 'from the executable'], {

@@ -146,9 +146,11 @@ function report(error: unknown, args: CliArguments, io: CliIo): number {
   if (error instanceof TaskClientError) {
     const exitCode = exitCodeFor(error.code);
     const where = exitCode === ExitCode.UNAVAILABLE ? `task-api at ${args.url} (${args.transport}) is unavailable: ` : '';
-    const retry = error instanceof ResourceExhaustedError && error.retryAfterSeconds !== undefined ? `; retry after ${error.retryAfterSeconds} s` : '';
-    io.stderr.write(`taskctl: ${where}${error.message}${retry} [${error.codeName}]\n`);
+    io.stderr.write(`taskctl: ${where}${error.message} [${error.codeName}]\n`);
     if (exitCode === ExitCode.UNAUTHENTICATED) io.stderr.write(tokenHint(args));
+    if (error instanceof ResourceExhaustedError && error.retryAfterSeconds !== undefined) {
+      io.stderr.write(`taskctl: too many requests: retry after ${error.retryAfterSeconds} s\n`);
+    }
     return exitCode;
   }
   io.stderr.write(`taskctl: unexpected error: ${error instanceof Error ? error.message : String(error)}\n`);
