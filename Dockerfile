@@ -2,9 +2,10 @@
 #
 # Images of taskproc, built from one context (the repository root):
 #
-#   runtime  task-api, processor and the migrate step (the command is set by
-#            docker-compose.yml), compiled JavaScript and production
-#            dependencies only, running as the unprivileged "node" user.
+#   runtime  task-api, processor, the migrate step and taskctl (the
+#            auth-keys step; the command is set by docker-compose.yml),
+#            compiled JavaScript and production dependencies only, running
+#            as the unprivileged "node" user.
 #   envoy    the official Envoy image plus the protobuf descriptor set its
 #            gRPC-JSON transcoder reads; envoy.yaml and the Lua scripts are
 #            mounted by docker-compose.yml.
@@ -101,7 +102,16 @@ COPY --from=prod-deps /app/services/task-api/dist services/task-api/dist
 COPY --from=prod-deps /app/services/processor/package.json services/processor/
 COPY --from=prod-deps /app/services/processor/dist services/processor/dist
 COPY --from=prod-deps /app/gateway/package.json gateway/
+# taskctl: the auth-keys step makes the development signing key with it,
+# and prints tokens (docker compose run --rm auth-keys token --tenant NAME).
+COPY --from=prod-deps /app/sdk/typescript/package.json sdk/typescript/
+COPY --from=prod-deps /app/sdk/typescript/bin sdk/typescript/bin
+COPY --from=prod-deps /app/sdk/typescript/dist sdk/typescript/dist
 COPY deploy/probes deploy/probes
+# The auth-keys volume's mount point, owned by the service user: a new
+# volume takes its owner and mode from here, so taskctl can write the keys
+# and every container (Envoy's user included) can read jwks.json.
+RUN mkdir -p /etc/taskproc/auth && chown node:node /etc/taskproc/auth && chmod 755 /etc/taskproc/auth
 USER node
 EXPOSE 50051
 # docker-compose.yml sets each service's command; this default is task-api's.

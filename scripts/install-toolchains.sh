@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Debian packages the tests use beyond Node.js: protoc and the gRPC plugins
 # with Python's and Go's gRPC libraries (the SDK proofs), luajit (the Envoy
-# Lua rule's tests), prometheus (promtool, and the real Prometheus the
-# telemetry tests scrape the services with) and Chromium (the dashboard's
+# Lua rule's tests), openssl (`make certs` and its test), prometheus
+# (promtool, and the real Prometheus the telemetry tests scrape the
+# services with) and Chromium (the dashboard's
 # browser tests drive Debian's build with playwright-core, which cannot
 # download a browser here). Installs only what is missing.
 set -euo pipefail
@@ -12,6 +13,7 @@ PACKAGES=(
   protoc-gen-go protoc-gen-go-grpc golang-go golang-google-grpc-dev
   golang-google-protobuf-dev golang-github-golang-protobuf-1-5-dev
   luajit
+  openssl
   chromium
   prometheus
 )

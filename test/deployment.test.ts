@@ -46,10 +46,17 @@ const ROOT_PACKAGE = JSON.parse(read('package.json')) as {
   devDependencies: Record<string, string>;
 };
 
-/** The Node services: those built from the runtime stage of the Dockerfile. */
-const APP_SERVICES = Object.entries(BASE.services).filter(([, service]) => buildTarget(service) === 'runtime');
+/** The one-shot that makes the development signing key with taskctl, from the runtime image. */
+const AUTH_KEYS_SERVICE = 'auth-keys';
+/** The Node services: those built from the runtime stage of the Dockerfile (taskctl's step aside). */
+const APP_SERVICES = Object.entries(BASE.services).filter(([name, service]) => buildTarget(service) === 'runtime' && name !== AUTH_KEYS_SERVICE);
 const ENVOY_SERVICE = 'envoy';
 const ENVOY_CONFIG_MOUNT = '/etc/envoy/envoy.yaml';
+/** Where the auth-keys volume is mounted, in every service that has it. */
+const AUTH_DIR = '/etc/taskproc/auth';
+/** Where Envoy finds server.crt and server.key. */
+const TLS_DIR = '/etc/taskproc/tls';
+const HTTPS_PORT = 8443;
 
 function readEnvFile(path: string): Record<string, string> {
   const values: Record<string, string> = {};
@@ -250,7 +257,7 @@ describe('compose files', () => {
   });
 
   it('the expected services run, each with the health check the issue names', () => {
-    expect(Object.keys(BASE.services).sort()).toEqual(['dashboard', 'envoy', 'migrate', 'postgres', 'processor', 'rabbitmq', 'task-api']);
+    expect(Object.keys(BASE.services).sort()).toEqual(['auth-keys', 'dashboard', 'envoy', 'migrate', 'postgres', 'processor', 'rabbitmq', 'task-api']);
     expect(healthTest(service('postgres')).join(' ')).toMatch(/\bpg_isready\b/);
     expect(healthTest(service('rabbitmq')).join(' ')).toMatch(/\brabbitmq-diagnostics -q ping\b/);
     expect(healthTest(service('task-api'))).toEqual(['CMD', 'node', 'deploy/probes/grpc-health.mjs']);
@@ -262,7 +269,10 @@ describe('compose files', () => {
     const published = Object.entries(STACK.services).filter(([, svc]) => publishedPorts(svc).length > 0);
     expect(published.map(([name]) => name).sort()).toEqual([ENVOY_SERVICE, 'rabbitmq']);
     expect(publishedPorts(service('rabbitmq'))).toEqual([{ hostIp: '127.0.0.1', hostPort: '15672', containerPort: 15672 }]);
-    expect(publishedPorts(service(ENVOY_SERVICE))).toEqual([{ hostIp: null, hostPort: ENV_DEV.GATEWAY_PORT, containerPort: Number(ENV_DEV.GATEWAY_PORT) }]);
+    expect(publishedPorts(service(ENVOY_SERVICE))).toEqual([
+      { hostIp: null, hostPort: ENV_DEV.GATEWAY_PORT, containerPort: Number(ENV_DEV.GATEWAY_PORT) },
+      { hostIp: null, hostPort: String(HTTPS_PORT), containerPort: HTTPS_PORT },
+    ]);
   });
 
   it('the processor can be scaled: no service has a fixed container name, the processor no host port', () => {
@@ -362,11 +372,14 @@ describe('compose files', () => {
       POSTGRES_PASSWORD: 'pg-secret',
       RABBITMQ_PASSWORD: 'mq-secret',
       TASKPROC_HTTP_PORT: '9080',
+      TASKPROC_HTTPS_PORT: '9443',
+      TASKPROC_TLS_DIR: '/srv/tls',
     });
     expect(environmentOf(custom.services['task-api']!).DATABASE_URL).toContain(':pg-secret@postgres:');
     expect(environmentOf(custom.services.processor!).AMQP_URL).toContain(':mq-secret@rabbitmq:');
     expect(environmentOf(custom.services.rabbitmq!).RABBITMQ_DEFAULT_PASS).toBe('mq-secret');
-    expect(publishedPorts(custom.services[ENVOY_SERVICE]!)[0]!.hostPort).toBe('9080');
+    expect(publishedPorts(custom.services[ENVOY_SERVICE]!).map((port) => port.hostPort)).toEqual(['9080', '9443']);
+    expect(mountsOf(custom.services[ENVOY_SERVICE]!).find((mount) => mount.target === TLS_DIR)?.source).toBe('/srv/tls');
   });
 
   it("gives the processor at least its shutdown budget between SIGTERM and SIGKILL", () => {
@@ -389,16 +402,78 @@ describe('compose files', () => {
     expect(dependenciesOf(runner)).toMatchObject({ [ENVOY_SERVICE]: 'service_healthy' });
     expect(stage('test').copies.some((copy) => copy.from === null && copy.sources.includes('test'))).toBe(true);
   });
+
+  it('the contract suite signs its tokens with the development key of the auth-keys volume', () => {
+    const runner = service('rest-contract');
+    expect(environmentOf(runner).TASKCTL_SIGNING_KEY_DIR).toBe(AUTH_DIR);
+    expect(mountsOf(runner)).toContainEqual({ source: AUTH_KEYS_SERVICE, target: AUTH_DIR, readOnly: true });
+    // test/rest/rest-system.ts reads that variable when REST_BASE_URL names the stack.
+    expect(read('test/rest/rest-system.ts')).toContain('process.env.TASKCTL_SIGNING_KEY_DIR');
+  });
+});
+
+describe('authentication in the stack', () => {
+  const authKeys = () => service(AUTH_KEYS_SERVICE);
+
+  it('auth-keys is a one-shot taskctl of the runtime image that makes the key pair in the auth-keys volume', () => {
+    const svc = authKeys();
+    expect(buildTarget(svc)).toBe('runtime');
+    expect(svc.restart).toBe('no');
+    const [program, launcher, ...rest] = argv(svc.entrypoint);
+    expect([program, launcher, rest]).toEqual(['node', 'sdk/typescript/bin/taskctl.js', []]);
+    expect(existsSync(at(launcher!))).toBe(true);
+    expect(runtimeImageHas(launcher!)).toBe(true);
+    // The launcher runs the compiled CLI when the sources are not there (the image).
+    expect(read(launcher!)).toContain("import('../dist/cli/main.js')");
+    expect(runtimeImageHas('sdk/typescript/dist/cli/main.js')).toBe(true);
+    expect(runtimeImageHas('sdk/typescript/package.json')).toBe(true);
+    expect(argv(svc.command)).toEqual(['keys', 'init']);
+    expect(environmentOf(svc)).toEqual({ TASKCTL_SIGNING_KEY_DIR: AUTH_DIR });
+    expect(mountsOf(svc)).toEqual([{ source: AUTH_KEYS_SERVICE, target: AUTH_DIR, readOnly: false }]);
+    expect(BASE.volumes).toHaveProperty(AUTH_KEYS_SERVICE);
+  });
+
+  it('the runtime image owns the mount point, so a new volume is writable by taskctl and readable by all', () => {
+    const runs = stage('runtime').runs.join('\n');
+    expect(runs).toContain(`mkdir -p ${AUTH_DIR}`);
+    expect(runs).toContain(`chown node:node ${AUTH_DIR}`);
+    expect(runs).toContain(`chmod 755 ${AUTH_DIR}`);
+    expect(stage('runtime').user).toBe('node');
+  });
+
+  it('task-api verifies tokens against the volume\'s JWKS, read-only, and starts after the keys exist', () => {
+    const api = service('task-api');
+    const env = environmentOf(api);
+    expect(env.AUTH_MODE).toBe('jwt');
+    expect(posix.dirname(env.AUTH_JWKS_FILE!)).toBe(AUTH_DIR);
+    expect(posix.basename(env.AUTH_JWKS_FILE!)).toBe('jwks.json');
+    expect(env.AUTH_JWKS_URL).toBe('');
+    expect(mountsOf(api)).toContainEqual({ source: AUTH_KEYS_SERVICE, target: AUTH_DIR, readOnly: true });
+    expect(dependenciesOf(api)).toMatchObject({ [AUTH_KEYS_SERVICE]: 'service_completed_successfully', migrate: 'service_completed_successfully' });
+    // The processor needs no keys.
+    expect(mountsOf(service('processor'))).toEqual([]);
+  });
+
+  it('Envoy reads the same JWKS read-only and runs as the owner of the TLS key', () => {
+    const envoy = service(ENVOY_SERVICE);
+    expect(mountsOf(envoy)).toContainEqual({ source: AUTH_KEYS_SERVICE, target: AUTH_DIR, readOnly: true });
+    expect(dependenciesOf(envoy)).toMatchObject({ [AUTH_KEYS_SERVICE]: 'service_completed_successfully' });
+    expect(Object.keys(environmentOf(envoy)).sort()).toEqual(['ENVOY_GID', 'ENVOY_UID']);
+    // make docker-* pass the caller's ids.
+    expect(read('make/docker.mk')).toMatch(/ENVOY_UID=\$\(shell id -u\) ENVOY_GID=\$\(shell id -g\)/);
+  });
 });
 
 describe('Envoy in the stack agrees with gateway/envoy.yaml', () => {
   const envoy = (): Json => readYaml(at('gateway/envoy.yaml'));
   const mounts = () => mountsOf(service(ENVOY_SERVICE));
 
-  it('mounts the config and the Lua scripts read-only from gateway/', () => {
+  it('mounts the config and the Lua scripts from gateway/, the JWKS and the TLS certificate, all read-only', () => {
     expect(mounts()).toEqual([
       { source: './gateway/envoy.yaml', target: ENVOY_CONFIG_MOUNT, readOnly: true },
       { source: './gateway/lua', target: '/etc/envoy/lua', readOnly: true },
+      { source: AUTH_KEYS_SERVICE, target: AUTH_DIR, readOnly: true },
+      { source: './.run/certs', target: TLS_DIR, readOnly: true },
     ]);
     expect(statSync(at('gateway/envoy.yaml')).isFile()).toBe(true);
     expect(statSync(at('gateway/lua')).isDirectory()).toBe(true);
@@ -417,6 +492,23 @@ describe('Envoy in the stack agrees with gateway/envoy.yaml', () => {
         expect(imageFiles, path).toContain(path);
       }
     }
+  });
+
+  it('every file envoy.yaml names under /etc/taskproc is in a mount: the JWKS in the auth-keys volume, the certificate and key in the TLS folder', () => {
+    const named = [...new Set(strings(envoy()).filter((value) => value.startsWith('/etc/taskproc/')))];
+    expect(named.sort()).toEqual([`${AUTH_DIR}/jwks.json`, `${TLS_DIR}/server.crt`, `${TLS_DIR}/server.key`]);
+    for (const path of named) {
+      const mount = mounts().find((m) => path.startsWith(`${m.target}/`));
+      expect(mount, path).toBeDefined();
+      expect(mount!.readOnly, path).toBe(true);
+    }
+    // The files the TLS folder needs are the ones `make certs` writes.
+    const script = read('scripts/make-certs.sh');
+    for (const path of named.filter((p) => p.startsWith(TLS_DIR))) expect(script).toContain(`"$DIR/${posix.basename(path)}"`);
+  });
+
+  it('listens for HTTPS on the second published port', () => {
+    expect(listenerAddresses(envoy())).toContainEqual({ address: '0.0.0.0', port: HTTPS_PORT });
   });
 
   it('the transcoder reads the descriptor set the image builds from proto/', () => {
@@ -450,7 +542,7 @@ describe('Envoy in the stack agrees with gateway/envoy.yaml', () => {
       expect(cluster.endpoints, cluster.name).toEqual([{ address: 'task-api', port: Number(environmentOf(service('task-api')).TASK_API_PORT) }]);
       expect(cluster.http2, `${cluster.name} must speak HTTP/2 (gRPC)`).toBe(true);
     }
-    expect(dependenciesOf(service(ENVOY_SERVICE))).toEqual({ 'task-api': 'service_healthy', dashboard: 'service_healthy' });
+    expect(dependenciesOf(service(ENVOY_SERVICE))).toEqual({ [AUTH_KEYS_SERVICE]: 'service_completed_successfully', 'task-api': 'service_healthy', dashboard: 'service_healthy' });
   });
 
   it('sends /ui to the dashboard service, on the port its nginx listens on, which serves /ui/', () => {

@@ -21,7 +21,7 @@ let rest: RestClient;
 
 beforeAll(async () => {
   system = await startRestSystem('rest_contract');
-  rest = new RestClient(system.baseUrl);
+  rest = new RestClient(system.baseUrl, system.headers);
 }, 60_000);
 
 afterAll(async () => {

@@ -13,7 +13,7 @@ let rest: RestClient;
 
 beforeAll(async () => {
   system = await startRestSystem('rest_watch_reconnect', { ownSystem: true });
-  rest = new RestClient(system.baseUrl);
+  rest = new RestClient(system.baseUrl, system.headers);
 }, 60_000);
 
 afterAll(async () => {

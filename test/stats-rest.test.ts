@@ -12,7 +12,7 @@ let rest: RestClient;
 
 beforeAll(async () => {
   system = await startRestSystem('stats_rest');
-  rest = new RestClient(system.baseUrl);
+  rest = new RestClient(system.baseUrl, system.headers);
 }, 60_000);
 
 afterAll(async () => {

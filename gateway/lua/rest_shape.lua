@@ -9,6 +9,13 @@
 --   * a body over 1 MiB (by its content-length) is refused with 413 before
 --     anything is read; the transcoder's own max_request_body_size catches a
 --     chunked body;
+--   * an Authorization header too long to hold a token of 8 KiB is refused
+--     with 401 "token too large" (jwt_authn, after this filter, would only
+--     say that the token does not verify); tokens are never verified here;
+--   * a 401 carries `WWW-Authenticate: Bearer realm="taskproc"` (with
+--     error="invalid_token" when the request had credentials) and a 429 a
+--     `Retry-After` copied from task-api's `retry-after` metadata, which
+--     gRPC puts in the trailers (an HTTP/1.1 client never sees those);
 --   * a successful `POST /task` answers 201 (the transcoder only knows 200);
 --   * a response of the form {"task": {...}} becomes the task itself, because
 --     Envoy refuses `response_body` on non-HttpBody fields (envoyproxy/envoy#11136);
@@ -38,7 +45,14 @@
 local rest_shape = {}
 
 rest_shape.MAX_REQUEST_BODY_BYTES = 1048576
+-- A bearer token longer than this is refused (task-api's bound too).
+rest_shape.MAX_TOKEN_BYTES = 8192
+rest_shape.AUTH_REALM = "taskproc"
 rest_shape.METADATA_NAMESPACE = "taskproc.rest_shape"
+-- Set in METADATA_NAMESPACE on every reply this script makes itself: the
+-- HTTP connection manager's local_reply_config (envoy.yaml) leaves those as
+-- they are, and reshapes the other local replies (jwt_authn's, local_ratelimit's).
+rest_shape.LOCAL_REPLY_KEY = "local_reply"
 
 -- Routes whose successful answer is "created". Matched on method and path
 -- (without the query string), as the REST contract names them.
@@ -48,8 +62,10 @@ local CREATED_ROUTES = { ["POST /task"] = true }
 -- own (Envoy's local replies). Index: HTTP status.
 local LOCAL_REPLY_STATUS = {
   [400] = { 3, "malformed request: the body or query string does not fit this route" },
+  [401] = { 16, "missing or invalid bearer token" },
   [404] = { 5, "no route for this method and path" },
   [413] = { 8, "request body larger than 1 MiB" },
+  [429] = { 8, "too many requests" },
   [500] = { 13, "internal error" },
   [502] = { 14, "upstream unavailable" },
   [503] = { 14, "upstream unavailable" },
@@ -433,14 +449,46 @@ function rest_shape.is_grpc(content_type)
   return content_type == "application/grpc" or string.sub(content_type, 1, 17) == "application/grpc+"
 end
 
+--- The challenge of a 401 answer (RFC 6750).
+function rest_shape.bearer_challenge(had_credentials)
+  local challenge = 'Bearer realm="' .. rest_shape.AUTH_REALM .. '"'
+  if had_credentials then challenge = challenge .. ', error="invalid_token"' end
+  return challenge
+end
+
+rest_shape.TOKEN_TOO_LARGE = "token too large (more than " .. rest_shape.MAX_TOKEN_BYTES .. " bytes)"
+
 --- Request phase: nil to let the request through, or a response to send
---- instead ({status, content_type, body}).
+--- instead ({status, content_type, body, headers}). `request` =
+--- {content_length, authorization}, header values or nil.
 function rest_shape.check_request(request)
   local length = tonumber(request.content_length or "")
   if length and length > rest_shape.MAX_REQUEST_BODY_BYTES then
     return { status = 413, content_type = "application/json", body = rest_shape.local_reply_body(413) }
   end
+  -- The token's bound plus its scheme ("Bearer "), measured as task-api measures it.
+  if request.authorization and #request.authorization > rest_shape.MAX_TOKEN_BYTES + 7 then
+    return {
+      status = 401, content_type = "application/json", body = status_json(16, rest_shape.TOKEN_TOO_LARGE),
+      headers = { ["www-authenticate"] = rest_shape.bearer_challenge(true) },
+    }
+  end
   return nil
+end
+
+local function whole_seconds(value)
+  local trimmed = value and string.match(value, "^%s*(%d+)%s*$")
+  if not trimmed or #trimmed > 10 or tonumber(trimmed) < 1 then return nil end
+  return string.format("%d", tonumber(trimmed))
+end
+
+--- The headers an error answer carries beside its Status body: a 401 its
+--- challenge, a 429 its Retry-After (task-api's retry-after when it is a
+--- whole number of seconds, else 1). Returns a table, name -> value.
+function rest_shape.error_headers(status, had_credentials, retry_after)
+  if status == 401 then return { ["www-authenticate"] = rest_shape.bearer_challenge(had_credentials) } end
+  if status == 429 then return { ["retry-after"] = whole_seconds(retry_after) or "1" } end
+  return {}
 end
 
 --- Response phase. `request` = {method, path}; `response` = {status,
@@ -578,23 +626,30 @@ end
 -- the Status, and the embedded gateway does not send them either.
 local GRPC_RESPONSE_HEADERS = { "grpc-status", "grpc-message", "grpc-status-details-bin" }
 
+-- Answers the request with `reply` ({status, content_type, body, headers}).
+local function respond(handle, reply)
+  handle:streamInfo():dynamicMetadata():set(rest_shape.METADATA_NAMESPACE, rest_shape.LOCAL_REPLY_KEY, true)
+  local headers = { [":status"] = tostring(reply.status), ["content-type"] = reply.content_type }
+  for name, value in pairs(reply.headers or {}) do headers[name] = value end
+  handle:respond(headers, reply.body)
+end
+
 function envoy_on_request(handle)
   local headers = handle:headers()
   if rest_shape.is_grpc(headers:get("content-type")) then return end
   local request = { method = headers:get(":method"), path = headers:get(":path") }
-  -- The response phase cannot see request headers; remember what it needs.
+  local authorization = headers:get("authorization")
+  -- The response phase cannot see request headers; remember what it needs
+  -- (whether credentials came, never what they were).
   local metadata = handle:streamInfo():dynamicMetadata()
   metadata:set(rest_shape.METADATA_NAMESPACE, "method", request.method)
   metadata:set(rest_shape.METADATA_NAMESPACE, "path", request.path)
-  local refusal = rest_shape.check_request({ content_length = headers:get("content-length") })
-  if refusal then
-    handle:respond({ [":status"] = tostring(refusal.status), ["content-type"] = refusal.content_type }, refusal.body)
-    return
-  end
+  metadata:set(rest_shape.METADATA_NAMESPACE, "had_credentials", authorization ~= nil)
+  local refusal = rest_shape.check_request({ content_length = headers:get("content-length"), authorization = authorization })
+  if refusal then return respond(handle, refusal) end
   local rewritten = rest_shape.rewrite_list_query(request)
   if rewritten.status then
-    handle:respond({ [":status"] = tostring(rewritten.status), ["content-type"] = rewritten.content_type }, rewritten.body)
-    return
+    return respond(handle, rewritten)
   elseif rewritten.path ~= request.path then
     headers:replace(":path", rewritten.path)
   end
@@ -604,15 +659,12 @@ function envoy_on_request(handle)
   -- without one has no content either and is refused upstream as such.
   local body = handle:body()
   local original = body and body:getBytes(0, body:length()) or ""
-  local respond = function(reply)
-    handle:respond({ [":status"] = tostring(reply.status), ["content-type"] = reply.content_type }, reply.body)
-  end
   local unknown = rest_shape.check_body_fields({ method = request.method, path = request.path, body = original })
-  if unknown then return respond(unknown) end
+  if unknown then return respond(handle, unknown) end
   local keyed = rest_shape.apply_idempotency_key({
     method = request.method, path = request.path, idempotency_key = headers:get("idempotency-key"), body = original,
   })
-  if keyed.refusal then return respond(keyed.refusal) end
+  if keyed.refusal then return respond(handle, keyed.refusal) end
   -- setBytes also sets content-length to the new size.
   if body and keyed.body ~= original then body:setBytes(keyed.body) end
 end
@@ -643,6 +695,19 @@ function envoy_on_response(handle)
   })
   headers:replace(":status", tostring(shaped.status))
   if shaped.content_type then headers:replace("content-type", shaped.content_type) end
+  if shaped.status >= 400 then
+    -- A RESOURCE_EXHAUSTED from task-api has its retry-after in the gRPC
+    -- trailers (in the headers of a trailers-only answer); the body is
+    -- complete here, so the trailers are too, and the headers not yet sent.
+    local retry_after = headers:get("retry-after")
+    if retry_after == nil and shaped.status == 429 then
+      local trailers = handle:trailers()
+      retry_after = trailers and trailers:get("retry-after")
+    end
+    for name, value in pairs(rest_shape.error_headers(shaped.status, request.had_credentials, retry_after)) do
+      headers:replace(name, value)
+    end
+  end
   -- setBytes also sets content-length to the new size.
   if shaped.body ~= original then body:setBytes(shaped.body) end
 end

@@ -1,4 +1,5 @@
 import { Agent, request as httpRequest, type IncomingMessage, type ServerResponse, type ClientRequest } from 'node:http';
+import { bearerChallenge, isOversizedAuthorization, TOKEN_TOO_LARGE } from './edge-auth.js';
 import { REQUEST_TIMEOUT_MS } from './limits.js';
 
 // Connect-protocol calls from browsers (the dashboard) pass through to
@@ -8,6 +9,10 @@ import { REQUEST_TIMEOUT_MS } from './limits.js';
 // this is a plain reverse proxy: bodies are streamed both ways chunk by chunk
 // (a WatchTasks message reaches the browser as soon as task-api writes it).
 // gRPC clients keep talking to task-api directly (or through Envoy).
+// The Authorization header passes with the others and task-api answers a
+// bad token itself (a Connect error, 401); only a token too large to be one
+// is refused here, as the REST routes refuse it, so it never reaches
+// task-api's header parser.
 
 /** The services whose Connect calls pass through. */
 const SERVICE_PREFIXES = ['/taskproc.v1.TaskService/'];
@@ -42,6 +47,9 @@ export function createConnectPassThrough(upstreamUrl: string): ConnectPassThroug
       const contentType = request.headers['content-type'] ?? '';
       if (!CONNECT_CONTENT_TYPE.test(contentType)) {
         return Promise.resolve(connectError(response, 415, 'unimplemented', 'only the Connect protocol is served here; use gRPC against task-api'));
+      }
+      if (isOversizedAuthorization(singleValue(request.headers.authorization))) {
+        return Promise.resolve(connectError(response, 401, 'unauthenticated', TOKEN_TOO_LARGE, { 'www-authenticate': bearerChallenge(true) }));
       }
       const streaming = /connect\+/i.test(contentType);
       return new Promise<number>((done) => {
@@ -139,10 +147,14 @@ function forwardedHeaders(request: IncomingMessage): Record<string, string | str
   return headers;
 }
 
+function singleValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value.join(',') : value;
+}
+
 /** A Connect error answer (JSON body, HTTP status by code), which connect-web reads for unary and streaming calls. */
-function connectError(response: ServerResponse, status: number, code: string, message: string): number {
+function connectError(response: ServerResponse, status: number, code: string, message: string, headers: Record<string, string> = {}): number {
   const body = JSON.stringify({ code, message });
-  response.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+  response.writeHead(status, { ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
   response.end(body);
   return status;
 }

@@ -4,6 +4,7 @@ import type { DescMethod, Registry } from '@bufbuild/protobuf';
 import type { Transport } from '@connectrpc/connect';
 import type { Logger } from '@taskproc/core';
 import { checkBodyFields } from './body-fields.js';
+import { errorHeaders } from './edge-auth.js';
 import { applyIdempotencyKey } from './idempotency-key.js';
 import { MAX_REQUEST_BODY_BYTES } from './limits.js';
 import { BodyTooLargeError, readBody } from './request-body.js';
@@ -11,11 +12,13 @@ import { buildRequestMessage, RequestMappingError } from './request-message.js';
 import { checkRequest, localReply, rewriteListQuery, shapeResponse, shapeSseFrame, type RestRequest, type RestResponse } from './rest-shape.js';
 import { parseQuery, type RouteTable } from './route-table.js';
 import { callServerStream } from './stream-upstream.js';
-import { callUnary, UpstreamFailure } from './upstream.js';
+import { callUnary, UpstreamFailure, type TranscodedResponse } from './upstream.js';
 
 // One REST request, in the order Envoy's filter chain handles it: the Lua
-// filter's size check, the transcoder's route lookup and body parsing, the
-// upstream call, then the REST shape rule on whatever came back.
+// filter's size checks (body, token), the transcoder's route lookup and body
+// parsing, the upstream call, then the REST shape rule on whatever came
+// back. The Authorization header goes to task-api with the other headers;
+// task-api verifies it (Envoy's jwt_authn does before it there).
 
 export interface GatewayDeps {
   routes: RouteTable;
@@ -31,7 +34,8 @@ export type GatewayAnswer = RestResponse & { frames?: AsyncIterable<string> };
 
 export async function handleRestRequest(incoming: IncomingMessage, deps: GatewayDeps, log: Logger, signal: AbortSignal): Promise<GatewayAnswer> {
   const received: RestRequest = { method: incoming.method ?? 'GET', path: incoming.url ?? '/' };
-  const refusal = checkRequest({ contentLength: incoming.headers['content-length'] });
+  const authorization = singleHeader(incoming.headers.authorization);
+  const refusal = checkRequest({ contentLength: incoming.headers['content-length'], authorization });
   if (refusal) return refusal;
   const rewritten = rewriteListQuery(received);
   if ('status' in rewritten) return rewritten;
@@ -64,16 +68,17 @@ export async function handleRestRequest(incoming: IncomingMessage, deps: Gateway
   try {
     const method = match.route.method as DescMethod;
     const headers = upstreamHeaders(incoming);
+    const shape = (response: TranscodedResponse) => withErrorHeaders(shapeResponse(request, response), authorization !== undefined, response.retryAfter);
     if (method.methodKind === 'server_streaming') {
       const answer = await callServerStream(deps.transport, method as DescMethod & { methodKind: 'server_streaming' }, input, { headers, signal, registry: deps.registry });
-      if (answer.kind === 'error') return shapeResponse(request, answer.response);
+      if (answer.kind === 'error') return shape(answer.response);
       return { status: 200, contentType: 'text/event-stream', body: '', frames: shapeFrames(answer.frames) };
     }
     if (method.methodKind !== 'unary') return localReply(404);
     const unary = method as DescMethod & { methodKind: 'unary' };
     const call = () => callUnary(deps.transport, unary, input, { headers, timeoutMs: deps.requestTimeoutMs, registry: deps.registry });
     const transcoded = await (deps.callUpstream ? deps.callUpstream(`${method.parent.typeName}/${method.name}`, headers, call) : call());
-    return shapeResponse(request, transcoded);
+    return shape(transcoded);
   } catch (error) {
     if (error instanceof UpstreamFailure) {
       log.warn({ err: error.cause, status: error.httpStatus }, error.message);
@@ -81,6 +86,12 @@ export async function handleRestRequest(incoming: IncomingMessage, deps: Gateway
     }
     throw error;
   }
+}
+
+/** An error answer gets its WWW-Authenticate (401) or Retry-After (429) header. */
+function withErrorHeaders(answer: RestResponse, hadCredentials: boolean, retryAfter: string | undefined): RestResponse {
+  if (answer.status < 400) return answer;
+  return { ...answer, headers: { ...answer.headers, ...errorHeaders(answer.status, { hadCredentials, retryAfter }) } };
 }
 
 /** A repeated header is joined as Envoy joins it, so it fails the key's alphabet in both gateways. */

@@ -10,7 +10,7 @@ import { annotatedServices, envoyIncompatibilities, readRestRoutes } from './htt
 import { localReply } from './rest-shape.js';
 import { RouteTable } from './route-table.js';
 import { gatewayTelemetry, type GatewayTelemetry } from './telemetry.js';
-import { REQUEST_TIMEOUT_MS } from './limits.js';
+import { MAX_REQUEST_HEADER_BYTES, REQUEST_TIMEOUT_MS } from './limits.js';
 import { connectUpstream } from './upstream.js';
 import { createConnectPassThrough, isConnectCall } from './connect-passthrough.js';
 import { createUiFiles, isUiPath } from './ui-files.js';
@@ -71,7 +71,9 @@ export async function startGateway(config: GatewayConfig, options: StartGatewayO
   // Beside the REST routes: the dashboard's files and the Connect calls it makes.
   const ui = createUiFiles(config.uiDir ?? DEFAULT_UI_DIR);
   const connect = createConnectPassThrough(config.upstreamUrl);
-  const server = createServer((request, response) => {
+  // The header limit is Envoy's, above Node.js's 16 KiB default, so an
+  // oversized token gets the contract's 401 rather than a bare 431.
+  const server = createServer({ maxHeaderSize: MAX_REQUEST_HEADER_BYTES }, (request, response) => {
     if (isUiPath(request.url)) void logged(ui.serve(request, response), request, logger);
     else if (isConnectCall(request)) void logged(connect.forward(request, response), request, logger);
     else void serve(request, response, deps, logger, streams, telemetry);
@@ -160,6 +162,7 @@ async function serve(
     streams.delete(stream);
     const body = request.method === 'HEAD' ? '' : answer.body;
     response.writeHead(answer.status, {
+      ...answer.headers,
       ...(answer.contentType ? { 'content-type': answer.contentType } : {}),
       'content-length': Buffer.byteLength(body),
     });

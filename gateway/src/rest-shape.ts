@@ -1,4 +1,5 @@
 import { memberNamed, rawText, scanJson, type JsonNode } from './json-scan.js';
+import { checkAuthorization } from './edge-auth.js';
 import { MAX_REQUEST_BODY_BYTES } from './limits.js';
 
 // The REST shape rule for the embedded gateway: the same rule, case for case,
@@ -17,6 +18,8 @@ export interface RestResponse {
   status: number;
   contentType: string | undefined;
   body: string;
+  /** Headers beside the content type (a 401's WWW-Authenticate, a 429's Retry-After). */
+  headers?: Readonly<Record<string, string>>;
 }
 
 /** Routes whose successful answer is "created", as the REST contract names them. */
@@ -25,8 +28,10 @@ const CREATED_ROUTES: ReadonlySet<string> = new Set(['POST /task']);
 /** Fixed google.rpc.Status for responses without a Status body of their own, by HTTP status. */
 const LOCAL_REPLY_STATUS: Readonly<Record<number, readonly [number, string]>> = {
   400: [3, 'malformed request: the body or query string does not fit this route'],
+  401: [16, 'missing or invalid bearer token'],
   404: [5, 'no route for this method and path'],
   413: [8, 'request body larger than 1 MiB'],
+  429: [8, 'too many requests'],
   500: [13, 'internal error'],
   502: [14, 'upstream unavailable'],
   503: [14, 'upstream unavailable'],
@@ -111,11 +116,11 @@ function isStatusJson(text: string): boolean {
 }
 
 /** Request phase: undefined to go on, or the response to send instead. */
-export function checkRequest(request: { contentLength: string | undefined }): RestResponse | undefined {
+export function checkRequest(request: { contentLength: string | undefined; authorization?: string | undefined }): RestResponse | undefined {
   // Number('') is 0 and Lua's tonumber('') is nil: both let an empty header pass.
   const length = request.contentLength === undefined || request.contentLength.trim() === '' ? NaN : Number(request.contentLength);
   if (length > MAX_REQUEST_BODY_BYTES) return localReply(413);
-  return undefined;
+  return checkAuthorization(request.authorization);
 }
 
 /** Response phase: the response a REST client gets. */

@@ -1,15 +1,15 @@
 import { ConnectError, type Transport } from '@connectrpc/connect';
 import type { DescMessage, DescMethod, MessageShape, Registry } from '@bufbuild/protobuf';
 import { printLikeTranscoder } from './proto-json.js';
-import type { RestResponse } from './rest-shape.js';
-import { transcodedError, UpstreamFailure, isTransportFailure } from './upstream.js';
+import { transcodedError, UpstreamFailure, isTransportFailure, type TranscodedResponse } from './upstream.js';
 
 // A server-streaming call as the transcoder serves it on a route with
 // stream_sse_style_delimited: nothing is sent before the first message, so
-// an error before it is an ordinary REST error (status and Status body);
+// an error before it is an ordinary REST error (status and Status body; a
+// refused token or a spent budget is a 401 or 429 before the stream starts);
 // after it, each message is one "data: <JSON>\n\n" frame.
 
-export type StreamAnswer = { kind: 'error'; response: RestResponse } | { kind: 'frames'; frames: AsyncGenerator<string> };
+export type StreamAnswer = { kind: 'error'; response: TranscodedResponse } | { kind: 'frames'; frames: AsyncGenerator<string> };
 
 /**
  * Opens the stream and waits for its first message. Rejects with

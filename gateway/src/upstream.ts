@@ -10,6 +10,12 @@ import type { RestResponse } from './rest-shape.js';
 // as Envoy's cluster speaks it, and the transcoded answer Envoy's
 // gRPC-JSON transcoder would hand on (before the REST shape rule).
 
+/** A transcoded answer, with the response metadata the REST edge turns into HTTP headers. */
+export interface TranscodedResponse extends RestResponse {
+  /** task-api's `retry-after` (seconds) on a RESOURCE_EXHAUSTED, from the gRPC trailers or headers. */
+  retryAfter?: string;
+}
+
 export interface Upstream {
   transport: Transport;
   close(): void;
@@ -47,7 +53,7 @@ export async function callUnary(
   method: DescMethod & { methodKind: 'unary' },
   input: MessageShape<DescMessage>,
   options: { headers: Headers; timeoutMs: number; registry: Registry },
-): Promise<RestResponse> {
+): Promise<TranscodedResponse> {
   const deadline = AbortSignal.timeout(options.timeoutMs);
   for (let attempt = 1; ; attempt += 1) {
     try {
@@ -80,17 +86,21 @@ function isConnectionRefused(error: unknown): boolean {
   return false;
 }
 
-/** What convert_grpc_status makes of a gRPC error. */
-export function transcodedError(error: ConnectError, registry: Registry): RestResponse {
+/** What convert_grpc_status makes of a gRPC error, and the retry-after that came with it. */
+export function transcodedError(error: ConnectError, registry: Registry): TranscodedResponse {
   const status = httpStatusOfGrpcCode(error.code);
+  // connect-node's gRPC client merges the response headers and trailers
+  // into the error's metadata (task-api's error metadata is in the trailers).
+  const retryAfter = error.metadata.get('retry-after') ?? undefined;
   const details = printDetails(error, registry);
   // Envoy cannot print a detail whose type is not in its descriptor set; it
   // then sends no body, and the REST shape rule puts its fixed message in.
-  if (details === undefined) return { status, contentType: JSON_CONTENT_TYPE, body: '' };
+  if (details === undefined) return { status, contentType: JSON_CONTENT_TYPE, body: '', retryAfter };
   return {
     status,
     contentType: JSON_CONTENT_TYPE,
     body: `{"code":${error.code},"message":${protobufJsonString(error.rawMessage)},"details":[${details.join(',')}]}`,
+    retryAfter,
   };
 }
 

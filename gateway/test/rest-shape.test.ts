@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { BatchCreateTasksRequestSchema, CreateTaskRequestSchema } from '@taskproc/contract';
 import { BODY_FIELDS, checkBodyFields } from '../src/body-fields.js';
+import { errorHeaders } from '../src/edge-auth.js';
 import { applyIdempotencyKey } from '../src/idempotency-key.js';
 import { checkRequest, normalizeTimestamp, rewriteListQuery, shapeResponse, shapeSseFrame, shortStatus } from '../src/rest-shape.js';
 
@@ -17,8 +18,19 @@ interface ResponseCase {
 
 interface RequestCase {
   name: string;
-  request: { method: string; path: string; contentLength: string | null };
-  expected: { status: number; contentType: string; body: string } | null;
+  /** authorizationLength: the length of an Authorization header "Bearer xxx...". */
+  request: { method: string; path: string; contentLength: string | null; authorizationLength?: number };
+  expected: { status: number; contentType: string; body: string; headers?: Record<string, string> } | null;
+}
+
+interface ErrorHeadersCase {
+  name: string;
+  status: number;
+  hadCredentials: boolean;
+  retryAfter: string | null;
+  /** Where task-api's metadata was (the Lua runner puts it there). */
+  retryAfterIn: 'header' | 'trailer' | null;
+  expected: Record<string, string>;
 }
 
 interface IdempotencyKeyCase {
@@ -47,7 +59,10 @@ const fixtures = JSON.parse(readFileSync(new URL('./fixtures/rest-shape-cases.js
   bodyFieldTable: typeof BODY_FIELDS;
   sseFrames: SseFrameCase[];
   queries: QueryCase[];
+  errorHeaders: ErrorHeadersCase[];
 };
+
+const authorizationOf = (length: number | undefined) => (length === undefined ? undefined : `Bearer ${'x'.repeat(length - 7)}`);
 
 describe('REST shape rule (TypeScript) on the shared fixtures', () => {
   it.each(fixtures.responses.map((c) => [c.name, c] as const))('response: %s', (_name, testCase) => {
@@ -64,8 +79,12 @@ describe('REST shape rule (TypeScript) on the shared fixtures', () => {
   });
 
   it.each(fixtures.requests.map((c) => [c.name, c] as const))('request: %s', (_name, testCase) => {
-    const refusal = checkRequest({ contentLength: testCase.request.contentLength ?? undefined });
+    const refusal = checkRequest({ contentLength: testCase.request.contentLength ?? undefined, authorization: authorizationOf(testCase.request.authorizationLength) });
     expect(refusal).toEqual(testCase.expected ?? undefined);
+  });
+
+  it.each(fixtures.errorHeaders.map((c) => [c.name, c] as const))('error headers: %s', (_name, testCase) => {
+    expect(errorHeaders(testCase.status, { hadCredentials: testCase.hadCredentials, retryAfter: testCase.retryAfter ?? undefined })).toEqual(testCase.expected);
   });
 
   it.each(fixtures.bodyFields.map((c) => [c.name, c] as const))('body fields: %s', (_name, testCase) => {

@@ -10,10 +10,14 @@ export interface RestAnswer {
 }
 
 export class RestClient {
-  constructor(private readonly baseUrl: string) {}
+  /** `headers` go with every request (a deployment's bearer token). */
+  constructor(
+    private readonly baseUrl: string,
+    private readonly headers: Record<string, string> = {},
+  ) {}
 
   async send(method: string, path: string, options: { body?: string; contentType?: string | null } = {}): Promise<RestAnswer> {
-    const headers: Record<string, string> = {};
+    const headers: Record<string, string> = { ...this.headers };
     const contentType = options.contentType === undefined ? 'application/json' : options.contentType;
     if (options.body !== undefined && contentType !== null) headers['content-type'] = contentType;
     const response = await fetch(`${this.baseUrl}${path}`, { method, headers, body: options.body });

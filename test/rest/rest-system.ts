@@ -1,3 +1,4 @@
+import { devKeyFiles, signDevToken } from '@taskproc/client/dev-tokens';
 import { startGateway, type RunningGateway } from '@taskproc/gateway';
 import { startProcessor, readProcessorConfig, type Processor } from '@taskproc/processor';
 import { createLogger, type LogLevel } from '@taskproc/core';
@@ -13,6 +14,12 @@ import type { TestDatabase } from '../support/test-database.js';
 
 export interface RestSystem {
   baseUrl: string;
+  /**
+   * Headers every request needs: a bearer token for a tenant of its own
+   * when the deployment authenticates (TASKCTL_SIGNING_KEY_DIR names its
+   * development signing key; docker-compose.test.yml mounts it).
+   */
+  headers: Record<string, string>;
   /** How long the processor works on one task. */
   processingDurationMs: number;
   /**
@@ -37,8 +44,11 @@ export async function startRestSystem(label: string, options: { ownSystem?: bool
   const env = loadTestEnv();
   const external = options.ownSystem ? undefined : process.env.REST_BASE_URL;
   if (external) {
+    const keyDir = process.env.TASKCTL_SIGNING_KEY_DIR;
+    const token = keyDir ? await signDevToken({ signingKeyFile: devKeyFiles(keyDir).signingKeyFile, tenant: `suite-${label}` }) : undefined;
     return {
       baseUrl: external.replace(/\/$/, ''),
+      headers: token ? { authorization: `Bearer ${token}` } : {},
       // The deployment's processors' setting, not .env.test's:
       // docker-compose.test.yml gives this runner the value it gives them
       // (3000 ms, the default, when nothing says otherwise).
@@ -79,6 +89,8 @@ export async function startRestSystem(label: string, options: { ownSystem?: bool
   }
   return {
     baseUrl: gateway.url,
+    // This system's task-api runs without authentication (.env.test).
+    headers: {},
     processingDurationMs: OWN_PROCESSING_DURATION_MS,
     databaseFault: {
       block: () => databaseProxy.block(),

@@ -98,12 +98,20 @@ function stand_in.stream()
     return handle
   end
 
-  -- `body` nil means a headers-only response (end_stream on the headers).
-  function stream.response_handle(headers, body)
+  -- `body` nil means a headers-only response (end_stream on the headers);
+  -- `trailers` nil one that ends without trailers (trailers() is then nil,
+  -- as in Envoy once the stream has ended).
+  function stream.response_handle(headers, body, trailers)
     local handle = strict("response handle", {})
     local map = header_map(headers)
     rawset(handle, "header_map", map)
     rawset(handle, "body_read", false)
+    rawset(handle, "trailers", function(self)
+      assert(rawget(self, "body_read") or body == nil, "trailers() before body() would wait for the body unbuffered")
+      if trailers == nil then return nil end
+      if rawget(self, "trailer_map") == nil then rawset(self, "trailer_map", header_map(trailers)) end
+      return self.trailer_map
+    end)
     rawset(handle, "headers", function(self) return self.header_map end)
     rawset(handle, "streamInfo", function() return stream_info end)
     rawset(handle, "body", function(self, always_wrap_body)

@@ -76,12 +76,22 @@ for _, case in ipairs(fixtures.responses) do
   check(case.name .. " [envoy] gRPC headers removed", out["grpc-status"] == nil and out["grpc-message"] == nil)
 end
 
+-- "Bearer xxx..." of the given length, as the fixtures' authorizationLength means.
+local function authorization_of(length)
+  if length == nil or length == json.null then return nil end
+  return "Bearer " .. string.rep("x", length - 7)
+end
+
 for _, case in ipairs(fixtures.requests) do
   local expected = nil_if_null(case.expected)
-  local refusal = rest_shape.check_request({ content_length = nil_if_null(case.request.contentLength) })
+  local authorization = authorization_of(case.request.authorizationLength)
+  local refusal = rest_shape.check_request({ content_length = nil_if_null(case.request.contentLength), authorization = authorization })
   if expected then
     same(case.name .. " [rule] status", refusal and refusal.status, expected.status)
     same(case.name .. " [rule] body", refusal and refusal.body, expected.body)
+    for name, value in pairs(expected.headers or {}) do
+      same(case.name .. " [rule] " .. name, refusal and refusal.headers and refusal.headers[name], value)
+    end
   else
     check(case.name .. " [rule] passes", refusal == nil)
   end
@@ -89,17 +99,54 @@ for _, case in ipairs(fixtures.requests) do
   local stream = stand_in.stream()
   local headers = { [":method"] = case.request.method, [":path"] = case.request.path }
   headers["content-length"] = nil_if_null(case.request.contentLength)
+  headers["authorization"] = authorization
   local request = stream.request_handle(headers)
   stand_in.run(envoy_on_request, request)
+  local recorded = stream.metadata:get(rest_shape.METADATA_NAMESPACE)
+  same(case.name .. " [envoy] credentials recorded, not their value", recorded.had_credentials, authorization ~= nil)
   if expected then
     local responded = rawget(request, "responded")
     check(case.name .. " [envoy] responded", responded ~= nil)
     same(case.name .. " [envoy] :status", responded and responded.headers[":status"], tostring(expected.status))
     same(case.name .. " [envoy] content-type", responded and responded.headers["content-type"], expected.contentType)
     same(case.name .. " [envoy] body", responded and responded.body, expected.body)
+    for name, value in pairs(expected.headers or {}) do
+      same(case.name .. " [envoy] " .. name, responded and responded.headers[name], value)
+    end
+    same(case.name .. " [envoy] marked as this script's reply", recorded[rest_shape.LOCAL_REPLY_KEY], true)
   else
     check(case.name .. " [envoy] passes", rawget(request, "responded") == nil)
+    check(case.name .. " [envoy] not marked as a reply", recorded[rest_shape.LOCAL_REPLY_KEY] == nil)
   end
+end
+
+-- The gRPC code a Status body of these HTTP statuses carries, for the cases below.
+local CODE_OF_STATUS = { [401] = 16, [404] = 5, [429] = 8, [503] = 14 }
+
+for _, case in ipairs(fixtures.errorHeaders) do
+  local retry_after = nil_if_null(case.retryAfter)
+  local rule = rest_shape.error_headers(case.status, case.hadCredentials, retry_after)
+  for _, name in ipairs({ "www-authenticate", "retry-after" }) do
+    same(case.name .. " [rule] " .. name, rule[name], case.expected[name])
+  end
+
+  -- Through the Envoy entry points: the transcoded error, its metadata in the
+  -- headers or the trailers, as task-api sent it.
+  local stream = stand_in.stream()
+  local request_headers = { [":method"] = "GET", [":path"] = "/task/0193f1f2-7c1e-7a55-9a0e-3f2b1c4d5e6f" }
+  if case.hadCredentials then request_headers["authorization"] = "Bearer a.b.c" end
+  stand_in.run(envoy_on_request, stream.request_handle(request_headers))
+  local body = string.format('{"code":%d,"message":"refused","details":[]}', CODE_OF_STATUS[case.status])
+  local headers = { [":status"] = tostring(case.status), ["content-type"] = "application/json", ["content-length"] = tostring(#body) }
+  local trailers = { ["grpc-status"] = tostring(CODE_OF_STATUS[case.status]) }
+  if case.retryAfterIn == "header" then headers["retry-after"] = retry_after end
+  if case.retryAfterIn == "trailer" then trailers["retry-after"] = retry_after end
+  local response = stream.response_handle(headers, body, trailers)
+  stand_in.run(envoy_on_response, response)
+  for _, name in ipairs({ "www-authenticate", "retry-after" }) do
+    same(case.name .. " [envoy] " .. name, response.header_map.values[name], case.expected[name])
+  end
+  same(case.name .. " [envoy] body untouched", response:final_body(), body)
 end
 
 for _, case in ipairs(fixtures.idempotencyKeys) do

@@ -23,6 +23,10 @@ export const ENVOY_SCHEMA_FILES = [
   'envoy/extensions/filters/http/grpc_json_transcoder/v3/transcoder.proto',
   'envoy/extensions/filters/http/lua/v3/lua.proto',
   'envoy/extensions/filters/http/router/v3/router.proto',
+  'envoy/extensions/filters/http/jwt_authn/v3/config.proto',
+  'envoy/extensions/filters/http/local_ratelimit/v3/local_rate_limit.proto',
+  'envoy/extensions/filters/http/header_mutation/v3/header_mutation.proto',
+  'envoy/extensions/transport_sockets/tls/v3/tls.proto',
   'envoy/extensions/access_loggers/stream/v3/stream.proto',
   'envoy/extensions/upstreams/http/v3/http_protocol_options.proto',
 ];
