@@ -63,9 +63,7 @@ export class UsageError extends Error {
 
 export type Command = 'create' | 'get' | 'cancel' | 'retry' | 'watch' | 'list' | 'health' | 'stats' | 'token' | 'keys' | 'help';
 
-export type KeysAction = 'init' | 'rotate';
-
-/** What task-api accepts as a tenant name (the token's tenant claim). */
+/** What task-api accepts as a tenant name (the token's tenant claim); checked here so a typo fails before a token is made. */
 const TENANT_NAME = /^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$/;
 
 export interface CliArguments {
@@ -174,7 +172,8 @@ export function parseCliArguments(argv: string[], env: Record<string, string | u
     operand,
     url,
     transport,
-    token: values.token ?? (env.TASKCTL_TOKEN || undefined),
+    // An empty --token or TASKCTL_TOKEN sends none (as with authentication off).
+    token: (values.token ?? env.TASKCTL_TOKEN ?? '').trim() || undefined,
     json: values.json,
     timeoutMs: milliseconds('--timeout', values.timeout, 300_000),
     intervalMs: milliseconds('--interval', values.interval, 250),

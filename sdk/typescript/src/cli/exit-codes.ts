@@ -21,7 +21,7 @@ export const ExitCode = Object.freeze({
   CONFLICT: 8,
   /** UNAUTHENTICATED: authentication is on and no token was sent, or task-api does not accept it (expired, wrongly signed, ...). */
   UNAUTHENTICATED: 9,
-  /** RESOURCE_EXHAUSTED: the tenant's request budget is spent (or too many watches, or creates waiting); the message says when to retry. */
+  /** RESOURCE_EXHAUSTED: the tenant's request budget is spent (or too many watches, or creates waiting); a second line says when to retry, if task-api said. */
   RESOURCE_EXHAUSTED: 10,
   /** Interrupted (Ctrl-C). */
   INTERRUPTED: 130,
