@@ -1,4 +1,5 @@
 # taskproc: `make start` runs the whole system locally, `make test` tests it.
+# `make start AUTH_MODE=jwt` runs it with authentication on (docs/security.md).
 # Area-specific targets live in make/*.mk (docker, sdk, faults, bench).
 
 SHELL := /bin/bash
@@ -66,7 +67,7 @@ migrate: $(NPM_STAMP) ## apply database migrations (creates the database if miss
 dead-letters: $(NPM_STAMP) ## list the dead-letter queue's messages and why each was set aside (leaves them there)
 	set -a; . ./.env.dev; set +a; $(TSX) scripts/dead-letters.ts
 
-start: $(NPM_STAMP) generate ## start task-api, processor(s) and gateway in the background, wait until healthy
+start: $(NPM_STAMP) generate ## start task-api, processor(s) and gateway in the background, wait until healthy (AUTH_MODE=jwt: with authentication, a local key in .run/auth)
 	scripts/start-local.sh
 
 stop: ## stop what `make start` started

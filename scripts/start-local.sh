@@ -3,6 +3,10 @@
 # REST gateway in the background with the settings of .env.dev (or ENV_FILE),
 # waits until they are healthy and prints their addresses. Logs go to
 # .run/logs, process ids to .run/pids; `make stop` stops them.
+#
+# Authentication is off unless asked for (`make start AUTH_MODE=jwt`): then a
+# local signing key pair is made in .run/auth (once; `npx taskctl token`
+# signs with it) and task-api verifies tokens against its jwks.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,11 +14,17 @@ ENV_FILE=${ENV_FILE:-./.env.dev}
 # The handler is chosen per start (TASK_HANDLER=examples/handlers/... make
 # start): a value from the caller's environment wins over the file's.
 CALLER_TASK_HANDLER=${TASK_HANDLER-}
+# So is authentication (make start AUTH_MODE=jwt), and its settings.
+declare -A CALLER_AUTH=()
+for name in AUTH_MODE AUTH_JWKS_FILE AUTH_JWKS_URL AUTH_ISSUER AUTH_AUDIENCE AUTH_TENANT_CLAIM; do
+  if [[ -n ${!name-} ]]; then CALLER_AUTH[$name]=${!name}; fi
+done
 set -a
 # shellcheck disable=SC1090
 . "$ENV_FILE"
 set +a
 if [[ -n $CALLER_TASK_HANDLER ]]; then export TASK_HANDLER=$CALLER_TASK_HANDLER; fi
+for name in "${!CALLER_AUTH[@]}"; do export "$name=${CALLER_AUTH[$name]}"; done
 
 RUN_DIR=.run
 mkdir -p "$RUN_DIR/logs" "$RUN_DIR/pids"
@@ -29,6 +39,26 @@ if compgen -G "$RUN_DIR/pids/*.pid" >/dev/null; then
   done
   rm -f "$RUN_DIR"/pids/*.pid
 fi
+
+AUTH_MODE=${AUTH_MODE:-none}
+AUTH_DIR=.run/auth
+case $AUTH_MODE in
+  none) ;;
+  jwt)
+    # An identity provider's JWKS URL given by the caller replaces the local file.
+    if [[ -n ${CALLER_AUTH[AUTH_JWKS_URL]-} && -z ${CALLER_AUTH[AUTH_JWKS_FILE]-} ]]; then unset AUTH_JWKS_FILE; fi
+    # The local key pair (.env.dev's default): made once, kept across starts.
+    if [[ ${AUTH_JWKS_FILE-} == "$AUTH_DIR/jwks.json" ]]; then
+      $NODE sdk/typescript/src/cli/main.ts keys init --key-dir "$AUTH_DIR" | sed 's/^/auth: /'
+      export AUTH_JWKS_FILE=$PWD/$AUTH_DIR/jwks.json
+    fi
+    ;;
+  *)
+    echo "error: AUTH_MODE must be none or jwt, not \"$AUTH_MODE\"" >&2
+    exit 2
+    ;;
+esac
+export AUTH_MODE
 
 scripts/ensure-services.sh
 
@@ -88,9 +118,14 @@ for i in $(seq 1 "${PROCESSOR_REPLICAS:-1}"); do
 done
 wait_until "gateway health" 60 curl -fsS "$GATEWAY/health"
 
+if [[ $AUTH_MODE == jwt ]]; then
+  BEARER=' -H "authorization: Bearer $TASKCTL_TOKEN"'
+else
+  BEARER=''
+fi
 cat <<INFO
 taskproc is running (logs: make logs, stop: make stop)
-  REST gateway     $GATEWAY        e.g. curl -i -X POST $GATEWAY/task -d '{"content":"hi"}'
+  REST gateway     $GATEWAY        e.g. curl -i -X POST$BEARER $GATEWAY/task -d '{"content":"hi"}'
   dashboard        $GATEWAY/ui/    live tasks, counts and actions (make dashboard builds it)
   task-api         $API       gRPC (h2c), gRPC-Web and Connect; health and reflection
   processors       ${PROCESSOR_REPLICAS:-1} x prefetch ${PROCESSOR_PREFETCH:-100}, handler ${TASK_HANDLER:-default (wait ${PROCESSING_DURATION_MS:-3000} ms per task)}
@@ -101,4 +136,18 @@ for i in $(seq 1 "${PROCESSOR_REPLICAS:-1}"); do
 done
 if [[ -n "${OTEL_EXPORTER_OTLP_ENDPOINT:-}${OTEL_EXPORTER_OTLP_TRACES_ENDPOINT:-}" ]]; then
   echo "  traces           exported over OTLP to ${OTEL_EXPORTER_OTLP_TRACES_ENDPOINT:-$OTEL_EXPORTER_OTLP_ENDPOINT}"
+fi
+if [[ $AUTH_MODE == jwt ]]; then
+  cat <<AUTH
+  authentication   ON (AUTH_MODE=jwt): every call but health needs a bearer token (docs/security.md)
+                   issuer ${AUTH_ISSUER-}, audience ${AUTH_AUDIENCE-}, keys ${AUTH_JWKS_FILE:-$AUTH_JWKS_URL}
+    a token:       npx taskctl token --tenant acme          (--ttl 8h; each tenant sees only its own tasks)
+    for taskctl:   export TASKCTL_TOKEN=\$(npx taskctl token --tenant acme)
+    dashboard:     paste a token into "API token" at the top of the page
+AUTH
+else
+  cat <<AUTH
+  authentication   OFF: anyone who can reach these loopback ports may use them, and every
+                   request belongs to tenant "default" (make start AUTH_MODE=jwt turns it on)
+AUTH
 fi

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectCreateOptionsReport } from './sdk/create-options-report.js';
 import { expectRetryReport, failedTask } from './sdk/retry-report.js';
 import { expectRoundtripReport } from './sdk/roundtrip-report.js';
+import { startAuthTaskApi, type AuthTaskApi } from './sdk/auth-harness.js';
 import { startTaskApiHarness, type TaskApiHarness } from './support/task-api-harness.js';
 import { commandSucceeds, pathsExist, repoRoot, requireToolchain, run } from './sdk/toolchain.js';
 
@@ -19,6 +20,7 @@ const DEBIAN_GOPATH = '/usr/share/gocode';
 const BUILD_TIMEOUT_MS = 300_000;
 
 let harness: TaskApiHarness;
+let withAuth: AuthTaskApi;
 let workDir: string;
 let program: string;
 
@@ -51,11 +53,11 @@ beforeAll(async () => {
   });
   if (build.code !== 0) throw new Error(`go build of sdk/go/examples/roundtrip failed:\n${build.stderr}`);
 
-  harness = await startTaskApiHarness('sdk_go');
+  [harness, withAuth] = await Promise.all([startTaskApiHarness('sdk_go'), startAuthTaskApi('sdk_go_auth')]);
 }, BUILD_TIMEOUT_MS + 60_000);
 
 afterAll(async () => {
-  await harness?.close();
+  await Promise.all([harness?.close(), withAuth?.close()]);
   if (workDir) await rm(workDir, { recursive: true, force: true });
 });
 
@@ -63,11 +65,28 @@ describe('the generated Go SDK', () => {
   it('creates, reads, lists, watches and cancels a task over gRPC, gets the contract error codes, and uses the create options and retry', async () => {
     const content = `from go ${Date.now()}`;
     const failedId = await failedTask(harness.database, 'failed, retried from go');
-    const result = await run(program, [`127.0.0.1:${harness.api.port}`, content, failedId]);
+    const result = await run(program, [`127.0.0.1:${harness.api.port}`, content, failedId], { env: { TASKPROC_TOKEN: '' } });
     expect(result.code, `roundtrip failed:\n${result.stderr}`).toBe(0);
     await expectRetryReport(result.stdout, failedId, 'FailedPrecondition', harness.database);
 
     await expectRoundtripReport(result.stdout, content, { failedPrecondition: 'FailedPrecondition', notFound: 'NotFound', invalidArgument: 'InvalidArgument' }, harness.database);
     await expectCreateOptionsReport(result.stdout, content, { alreadyExists: 'AlreadyExists', invalidArgument: 'InvalidArgument' }, harness.database);
+  });
+});
+
+describe('the generated Go SDK, against a task-api with authentication on', () => {
+  it('is refused Unauthenticated without TASKPROC_TOKEN, and does the whole round trip with it', async () => {
+    const target = `127.0.0.1:${withAuth.harness.api.port}`;
+    const content = `from go with a token ${Date.now()}`;
+    const refused = await run(program, [target, content], { env: { TASKPROC_TOKEN: '' } });
+    expect({ code: refused.code, stdout: refused.stdout }).toEqual({ code: 1, stdout: '' });
+    expect(refused.stderr).toMatch(/^roundtrip: CreateTask: rpc error: code = Unauthenticated desc = missing bearer token/);
+
+    const token = await withAuth.keys.token('go-tenant');
+    const result = await run(program, [target, content], { env: { TASKPROC_TOKEN: token } });
+    expect(result.code, `roundtrip failed:\n${result.stderr}`).toBe(0);
+    const { database } = withAuth.harness;
+    await expectRoundtripReport(result.stdout, content, { failedPrecondition: 'FailedPrecondition', notFound: 'NotFound', invalidArgument: 'InvalidArgument' }, database);
+    await expectCreateOptionsReport(result.stdout, content, { alreadyExists: 'AlreadyExists', invalidArgument: 'InvalidArgument' }, database);
   });
 });

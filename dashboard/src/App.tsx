@@ -7,13 +7,15 @@ import { TaskList } from './components/TaskList.js';
 import { TaskPage } from './components/TaskPage.js';
 import { TokenForm } from './components/TokenForm.js';
 import { LiveHub } from './live-hub.js';
-import { ApiContext } from './query-hooks.js';
+import { ApiContext, useTokenSaves } from './query-hooks.js';
 import { useRoute } from './route.js';
 import { watchAllTasks } from './watch.js';
 
 export function App({ api }: { api: Api }) {
   const route = useRoute();
   const hub = useMemo(() => new LiveHub(), []);
+  // A token saved starts the stream over with it (not after the backoff of a refused one).
+  const tokenSaves = useTokenSaves(api.tokens);
   useEffect(
     () =>
       watchAllTasks(api.client, {
@@ -22,7 +24,7 @@ export function App({ api }: { api: Api }) {
         // Changes made while the stream was down were not heard: read again.
         onReconnected: () => void api.queries.invalidateQueries(),
       }),
-    [api, hub],
+    [api, hub, tokenSaves],
   );
   useEffect(() => {
     document.title = route.page === 'task' ? `Task ${route.taskId} · taskproc` : 'taskproc dashboard';

@@ -2,6 +2,7 @@ import { createContext } from 'preact';
 import { useContext, useEffect, useMemo, useState } from 'preact/hooks';
 import { QueryObserver, type QueryObserverOptions, type QueryObserverResult, type QueryKey } from '@tanstack/query-core';
 import type { Api } from './api.js';
+import type { TokenStore } from './token.js';
 
 // TanStack Query's core with a Preact binding of a dozen lines (the React
 // binding and @connectrpc/connect-query need React itself; see
@@ -27,4 +28,11 @@ export function useQuery<T, K extends QueryKey>(options: QueryObserverOptions<T,
   }, [observer, key, options.refetchInterval, options.enabled]);
   useEffect(() => observer.subscribe(setResult), [observer]);
   return result;
+}
+
+/** How many tokens the user has saved: a dependency for streams that should start over with a new token. */
+export function useTokenSaves(tokens: TokenStore): number {
+  const [saves, setSaves] = useState(tokens.saves);
+  useEffect(() => tokens.subscribe(() => setSaves(tokens.saves)), [tokens]);
+  return saves;
 }

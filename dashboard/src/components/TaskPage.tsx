@@ -2,7 +2,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { createConnectQueryKey, createQueryOptions } from '@connectrpc/connect-query-core';
 import { create } from '@bufbuild/protobuf';
 import { GetTaskResponseSchema, TaskService, type Task, type TaskEvent } from '@taskproc/contract';
-import { useApi, useQuery } from '../query-hooks.js';
+import { useApi, useQuery, useTokenSaves } from '../query-hooks.js';
 import { canCancel, canRetry, isFinal } from '../status.js';
 import { formatDuration, formatTime, millisOf } from '../time.js';
 import { watchOneTask, type StreamState } from '../watch.js';
@@ -10,7 +10,7 @@ import { ErrorNote, Section, StatusBadge } from './common.js';
 
 /** One task: its fields, its history, and what may be done with it; live while it runs (WatchTask). */
 export function TaskPage({ taskId }: { taskId: string }) {
-  const { client, transport, queries } = useApi();
+  const { client, transport, queries, tokens } = useApi();
   const taskOptions = createQueryOptions(TaskService.method.getTask, { taskId }, { transport });
   const eventsOptions = createQueryOptions(TaskService.method.listTaskEvents, { taskId }, { transport });
   const task = useQuery(taskOptions);
@@ -27,7 +27,11 @@ export function TaskPage({ taskId }: { taskId: string }) {
     void queries.invalidateQueries({ queryKey: eventsOptions.queryKey });
   };
 
-  useEffect(() => watchOneTask(client, taskId, { onTask: show, onState: setStream, onReconnected: () => void queries.invalidateQueries() }), [taskId, round]);
+  const tokenSaves = useTokenSaves(tokens);
+  useEffect(
+    () => watchOneTask(client, taskId, { onTask: show, onState: setStream, onReconnected: () => void queries.invalidateQueries() }),
+    [taskId, round, tokenSaves],
+  );
 
   async function act(action: 'cancel' | 'retry') {
     setBusy(true);

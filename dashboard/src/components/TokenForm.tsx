@@ -1,21 +1,38 @@
-import { useState } from 'preact/hooks';
-import { tokenStore } from '../api.js';
+import { useEffect, useState } from 'preact/hooks';
 import { useApi } from '../query-hooks.js';
 
-/** The API token for deployments with authentication on; sent as a Bearer token with every call. */
+/**
+ * The API token for deployments with authentication on; sent as a Bearer
+ * token with every call. Opens by itself, with the reason, when the API
+ * refuses the token (which is then cleared) or asks for one.
+ */
 export function TokenForm() {
-  const { queries } = useApi();
-  const [token, setToken] = useState(tokenStore.get());
-  const [saved, setSaved] = useState(tokenStore.get() !== '');
+  const { queries, tokens } = useApi();
+  const [token, setToken] = useState(tokens.get());
+  const [saved, setSaved] = useState(tokens.get() !== '');
+  const [notice, setNotice] = useState(tokens.notice);
+  useEffect(
+    () =>
+      tokens.subscribe(() => {
+        setNotice(tokens.notice);
+        setSaved(tokens.get() !== '');
+        if (tokens.notice?.kind === 'refused') setToken('');
+      }),
+    [tokens],
+  );
   function save(event: Event) {
     event.preventDefault();
-    tokenStore.set(token.trim());
-    setSaved(token.trim() !== '');
+    tokens.set(token.trim());
     void queries.invalidateQueries();
   }
   return (
-    <details class="token">
+    <details class="token" open={notice !== null}>
       <summary>API token{saved ? ' (set)' : ''}</summary>
+      {notice && (
+        <p class="error" role="alert" data-token-notice={notice.kind}>
+          {notice.message}
+        </p>
+      )}
       <form onSubmit={save}>
         <label for="api-token">Bearer token (kept in this tab only)</label>
         <input id="api-token" type="password" autocomplete="off" value={token} onInput={(e) => setToken(e.currentTarget.value)} />

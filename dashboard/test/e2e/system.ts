@@ -44,7 +44,12 @@ export async function buildDashboard(outDir: string): Promise<void> {
   });
 }
 
-export async function startDashboardSystem(label: string): Promise<DashboardSystem> {
+export interface DashboardSystemOptions {
+  /** Settings of task-api beyond .env.test's (e.g. AUTH_MODE=jwt and its JWKS). */
+  taskApiEnv?: Record<string, string>;
+}
+
+export async function startDashboardSystem(label: string, { taskApiEnv = {} }: DashboardSystemOptions = {}): Promise<DashboardSystem> {
   const env = loadTestEnv();
   const logLevel = (env.LOG_LEVEL ?? 'silent') as LogLevel;
   const uiDir = await mkdtemp(join(tmpdir(), 'taskproc-dashboard-'));
@@ -77,7 +82,7 @@ export async function startDashboardSystem(label: string): Promise<DashboardSyst
 
   try {
     await buildDashboard(uiDir);
-    harness = await startTaskApiHarness(label);
+    harness = await startTaskApiHarness(label, (base) => ({ ...base, ...taskApiEnv }));
     await startOwnProcessor();
     gateway = await startGateway({ host: '127.0.0.1', port: 0, upstreamUrl: harness.api.url, logLevel, uiDir }, { logger: createLogger('gateway', logLevel) });
   } catch (error) {

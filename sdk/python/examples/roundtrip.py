@@ -7,13 +7,20 @@ Usage: PYTHONPATH=sdk/python/src python3 sdk/python/examples/roundtrip.py HOST:P
 
 With FAILED_TASK_ID (a task in status failed), it also retries that task.
 
+With TASKPROC_TOKEN set (a JWT, e.g. `npx taskctl token --tenant acme` for a
+task-api started by `make start AUTH_MODE=jwt`), every call carries it as
+the gRPC metadata `authorization: Bearer <token>`; unset, none is sent,
+which a task-api with authentication off does not need.
+
 Prints one JSON document describing what the service answered (the proof test
 in test/sdk-python.test.ts reads it) and exits 0, or exits 1 when an answer is
 not what the contract promises.
 """
 
+import collections
 import datetime
 import json
+import os
 import sys
 import uuid
 
@@ -23,6 +30,49 @@ from google.protobuf import timestamp_pb2
 from taskproc.v1 import task_pb2, task_pb2_grpc
 
 TIMEOUT_S = 10
+
+
+class _CallDetails(
+    collections.namedtuple("_CallDetails", ("method", "timeout", "metadata", "credentials", "wait_for_ready", "compression")),
+    grpc.ClientCallDetails,
+):
+    pass
+
+
+class BearerToken(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterceptor):
+    """Adds `authorization: Bearer <token>` to the metadata of every call, server streams included.
+
+    Over TLS, grpc.composite_channel_credentials(grpc.ssl_channel_credentials(),
+    grpc.access_token_call_credentials(token)) does the same; gRPC sends call
+    credentials over TLS only, hence this interceptor for the plain channel here.
+    """
+
+    def __init__(self, token):
+        self._header = ("authorization", "Bearer " + token)
+
+    def _with_token(self, details):
+        metadata = list(details.metadata or []) + [self._header]
+        return _CallDetails(
+            details.method,
+            details.timeout,
+            metadata,
+            details.credentials,
+            getattr(details, "wait_for_ready", None),
+            getattr(details, "compression", None),
+        )
+
+    def intercept_unary_unary(self, continuation, details, request):
+        return continuation(self._with_token(details), request)
+
+    def intercept_unary_stream(self, continuation, details, request):
+        return continuation(self._with_token(details), request)
+
+
+def open_channel(target):
+    """A plain-text channel to target, carrying TASKPROC_TOKEN (when set) with every call."""
+    channel = grpc.insecure_channel(target)
+    token = os.environ.get("TASKPROC_TOKEN", "").strip()
+    return (grpc.intercept_channel(channel, BearerToken(token)) if token else channel), channel
 
 
 def task_view(task):
@@ -91,7 +141,8 @@ def retry_report(tasks, canceled_id, failed_id):
 
 
 def main(target, content, failed_id=None):
-    with grpc.insecure_channel(target) as channel:
+    channel, underlying = open_channel(target)
+    with underlying:
         tasks = task_pb2_grpc.TaskServiceStub(channel)
         created = tasks.CreateTask(task_pb2.CreateTaskRequest(content=content), timeout=TIMEOUT_S).task
         fetched = tasks.GetTask(task_pb2.GetTaskRequest(task_id=created.id), timeout=TIMEOUT_S).task
@@ -133,4 +184,8 @@ def main(target, content, failed_id=None):
 if __name__ == "__main__":
     if len(sys.argv) not in (3, 4):
         sys.exit(__doc__)
-    sys.exit(main(*sys.argv[1:]))
+    try:
+        sys.exit(main(*sys.argv[1:]))
+    except grpc.RpcError as error:
+        # e.g. UNAUTHENTICATED: missing bearer token (authentication on, TASKPROC_TOKEN unset)
+        sys.exit("roundtrip.py: " + error.code().name + ": " + error.details())

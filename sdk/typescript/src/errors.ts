@@ -46,12 +46,38 @@ export class ServiceUnavailableError extends TaskClientError {
   override name = 'ServiceUnavailableError';
 }
 
+/**
+ * UNAUTHENTICATED: the task-api has authentication on and the call carried
+ * no token, or one it does not accept (expired, wrongly signed, another
+ * audience, ...; the message says which). A new token may help, a retry
+ * with the same one does not.
+ */
+export class UnauthenticatedError extends TaskClientError {
+  override name = 'UnauthenticatedError';
+}
+
+/**
+ * RESOURCE_EXHAUSTED: the caller's tenant spent its request budget, has
+ * too many watch streams open, or the service has too many creates
+ * waiting. Retry later: after `retryAfterSeconds` when the service said.
+ */
+export class ResourceExhaustedError extends TaskClientError {
+  override name = 'ResourceExhaustedError';
+
+  /** The service's `retry-after` (whole seconds), when it sent one. */
+  get retryAfterSeconds(): number | undefined {
+    return retryAfterSeconds(this.cause);
+  }
+}
+
 const ERROR_CLASSES: Partial<Record<Code, typeof TaskClientError>> = {
   [Code.InvalidArgument]: InvalidTaskError,
   [Code.NotFound]: TaskNotFoundError,
   [Code.FailedPrecondition]: TaskFinalError,
   [Code.Unavailable]: ServiceUnavailableError,
   [Code.AlreadyExists]: RequestIdConflictError,
+  [Code.Unauthenticated]: UnauthenticatedError,
+  [Code.ResourceExhausted]: ResourceExhaustedError,
 };
 
 /** Turns anything a Connect client throws into the matching TaskClientError. */
@@ -60,6 +86,17 @@ export function toTaskClientError(error: unknown): TaskClientError {
   const connectError = ConnectError.from(error);
   const ErrorClass = ERROR_CLASSES[connectError.code] ?? TaskClientError;
   return new ErrorClass(connectError.rawMessage, connectError.code, { cause: connectError });
+}
+
+/**
+ * The `retry-after` of a failed call's metadata (response headers or
+ * trailers, whichever carried it), in whole seconds; undefined when absent
+ * or not a number of seconds (an HTTP date is not sent by taskproc).
+ */
+export function retryAfterSeconds(error: unknown): number | undefined {
+  if (!(error instanceof ConnectError)) return undefined;
+  const value = error.metadata.get('retry-after')?.trim();
+  return value !== undefined && /^\d{1,9}$/.test(value) ? Number(value) : undefined;
 }
 
 /** "NOT_FOUND" for Code.NotFound: the names gRPC tools and other SDKs print. */

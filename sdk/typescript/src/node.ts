@@ -5,6 +5,7 @@ import {
   createGrpcTransport,
   createGrpcWebTransport,
 } from '@connectrpc/connect-node';
+import { withBearerToken, type TokenSource } from './bearer-token.js';
 import { createTaskClientFromTransport, type TaskClient, type TransportName } from './client.js';
 
 export interface TaskClientOptions {
@@ -16,6 +17,12 @@ export interface TaskClientOptions {
   httpVersion?: '1.1' | '2';
   /** Deadline of every call that sets none itself. */
   defaultTimeoutMs?: number;
+  /**
+   * Sent as `authorization: Bearer <token>` with every call, streams
+   * included, when the task-api has authentication on. A function is called
+   * before each call, so it can hand out a refreshed token. Empty: none sent.
+   */
+  token?: TokenSource;
   interceptors?: Interceptor[];
 }
 
@@ -28,9 +35,10 @@ export function createTaskClient({
   transport = 'connect',
   httpVersion = '1.1',
   defaultTimeoutMs,
+  token,
   interceptors,
 }: TaskClientOptions): TaskClient {
-  const common = { baseUrl, defaultTimeoutMs, interceptors };
+  const common = { baseUrl, defaultTimeoutMs, interceptors: withBearerToken(token, interceptors) };
   if (transport === 'grpc' || httpVersion === '2') {
     // One session per client, so close() can end it; Node would otherwise
     // keep the idle connection (unref'd) until its idle timeout.

@@ -20,13 +20,17 @@ export {
 export {
   InvalidTaskError,
   RequestIdConflictError,
+  ResourceExhaustedError,
   ServiceUnavailableError,
   TaskClientError,
   TaskFinalError,
   TaskNotFoundError,
+  UnauthenticatedError,
   grpcCodeName,
+  retryAfterSeconds,
   toTaskClientError,
 } from './errors.js';
+export { bearerTokenInterceptor, type TokenSource } from './bearer-token.js';
 export {
   FINAL_STATUSES,
   formatTimestamp,

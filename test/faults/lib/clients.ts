@@ -1,4 +1,4 @@
-import { Code, ConnectError, createClient, type Client } from '@connectrpc/connect';
+import { Code, ConnectError, createClient, type Client, type Interceptor } from '@connectrpc/connect';
 import { createGrpcTransport } from '@connectrpc/connect-node';
 import { TaskService } from '@taskproc/contract';
 
@@ -30,12 +30,17 @@ export const REQUEST_DEADLINE_MS = 15_000;
 /** An answer later than the deadline by more than this counts as past it even if the transport let it through. */
 const DEADLINE_SLACK_MS = 1_000;
 
-/** gRPC client of the task-api (HTTP/2), with a deadline on every call. */
+/** gRPC client of the task-api (HTTP/2), with a deadline on every call, and a bearer token when given one. */
 export class GrpcTaskClient {
   private readonly client: Client<typeof TaskService>;
 
-  constructor(baseUrl: string, private readonly timeoutMs = REQUEST_DEADLINE_MS) {
-    this.client = createClient(TaskService, createGrpcTransport({ baseUrl, idleConnectionTimeoutMs: 60_000 }));
+  constructor(baseUrl: string, private readonly timeoutMs = REQUEST_DEADLINE_MS, token?: string) {
+    const bearer: Interceptor = (next) => (request) => {
+      request.header.set('authorization', `Bearer ${token}`);
+      return next(request);
+    };
+    const interceptors = token ? [bearer] : [];
+    this.client = createClient(TaskService, createGrpcTransport({ baseUrl, idleConnectionTimeoutMs: 60_000, interceptors }));
   }
 
   async create(content: string): Promise<Answer> {
@@ -86,11 +91,15 @@ export function grpcFailure(error: unknown): Answer {
   };
 }
 
-/** REST client of the gateway (HTTP/1.1, JSON). */
+/** REST client of the gateway (HTTP/1.1, JSON), with a bearer token when given one. */
 export class RestTaskClient {
   // A little longer than the gateway's own 15 s upstream timeout, so that
   // the gateway's 504 is seen rather than the client giving up first.
-  constructor(readonly baseUrl: string, private readonly timeoutMs = REQUEST_DEADLINE_MS + 2_000) {}
+  constructor(
+    readonly baseUrl: string,
+    private readonly timeoutMs = REQUEST_DEADLINE_MS + 2_000,
+    private readonly token?: string,
+  ) {}
 
   create(content: string): Promise<Answer> {
     return this.send('POST', '/task', JSON.stringify({ content }));
@@ -111,7 +120,7 @@ export class RestTaskClient {
       response = await fetch(`${this.baseUrl}${path}`, {
         method,
         body,
-        headers: body ? { 'content-type': 'application/json' } : {},
+        headers: { ...(body ? { 'content-type': 'application/json' } : {}), ...(this.token ? { authorization: `Bearer ${this.token}` } : {}) },
         signal,
       });
     } catch {

@@ -1,4 +1,8 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
+import { DEV_AUTH, ensureDevSigningKey, signDevToken } from '@taskproc/client/dev-tokens';
 import { taskTopology } from '@taskproc/core';
 import { BlackholeProxy } from './blackhole-proxy.js';
 import { Broker } from './broker.js';
@@ -72,8 +76,14 @@ export async function runScenario(scenario: Scenario, options: RunnerOptions): P
     scenario.network === 'proxied'
       ? { postgres: await BlackholeProxy.start(infra.postgres.port), rabbit: await BlackholeProxy.start(infra.rabbit.port) }
       : null;
+  // Authentication on: a key of the scenario's own, in a folder removed at the end.
+  const keyDir = scenario.auth === 'jwt' ? await mkdtemp(join(tmpdir(), 'taskproc-faults-auth-')) : null;
+  const keys = keyDir ? await ensureDevSigningKey(keyDir) : null;
   const env: Record<string, string> = {
     ...defaultSettings(),
+    ...(keys
+      ? { AUTH_MODE: 'jwt', AUTH_JWKS_FILE: keys.jwksFile, AUTH_JWKS_URL: '', AUTH_ISSUER: DEV_AUTH.issuer, AUTH_AUDIENCE: DEV_AUTH.audience }
+      : {}),
     DATABASE_URL: proxies ? proxies.postgres.via(db.url) : db.url,
     AMQP_URL: proxies ? proxies.rabbit.via(infra.rabbit.amqpUrl) : infra.rabbit.amqpUrl,
     QUEUE_NAMESPACE: namespace,
@@ -101,6 +111,7 @@ export async function runScenario(scenario: Scenario, options: RunnerOptions): P
     expectDeadLettered: (count) => (expectedDeadLettered = count),
     allowDeliveryLimitDeadLetters: (max) => (allowedDeliveryLimit = max),
     countBadInput5xx: (count) => (badInput5xx = count),
+    tokens: keys ? { for: (tenant) => signDevToken({ signingKeyFile: keys.signingKeyFile, tenant }) } : null,
   };
 
   log(scenario.title);
@@ -170,5 +181,6 @@ export async function runScenario(scenario: Scenario, options: RunnerOptions): P
     await broker.close();
     await db.close();
     await Promise.all([proxies?.postgres.close(), proxies?.rabbit.close()]);
+    if (keyDir) await rm(keyDir, { recursive: true, force: true });
   }
 }

@@ -45,6 +45,8 @@ export interface ScenarioContext {
   countBadInput5xx(count: number): void;
   /** Wait longer than the default before calling what is left unfinished "stuck". */
   drainTimeoutMs?: number;
+  /** Present when the scenario asked for `auth: 'jwt'`: signs tokens task-api accepts. */
+  tokens: { for(tenant: string): Promise<string> } | null;
 }
 
 export interface Scenario {
@@ -59,6 +61,12 @@ export interface Scenario {
    * connections (checker, broker) stay direct. Default 'direct'.
    */
   network?: 'direct' | 'proxied';
+  /**
+   * 'jwt': the services run with authentication on (AUTH_MODE=jwt), trusting
+   * a development key made for the scenario in a temporary folder;
+   * ctx.tokens signs tokens with it. Default 'none'.
+   */
+  auth?: 'none' | 'jwt';
   /**
    * Starts the services it needs (ctx.system), drives the load, injects the
    * fault and puts back what it disturbed. The runner then drains, stops the

@@ -67,6 +67,17 @@ export class System {
     return Promise.all(Array.from({ length: count }, (_, i) => this.supervisor.start(this.processorSpec(i + 1, overrides))));
   }
 
+  /**
+   * Clients that send `token` with every call (a scenario with
+   * authentication on), REST too once the gateway runs.
+   */
+  clientsWithToken(token: string): Clients {
+    return {
+      grpc: new GrpcTaskClient(this.taskApiUrl, undefined, token),
+      rest: this.clients.rest ? new RestTaskClient(this.gatewayUrl, undefined, token) : null,
+    };
+  }
+
   /** Starts the gateway if this checkout has one; REST clients are used only then. */
   async startGateway(): Promise<boolean> {
     if (!this.gatewayAvailable) return false;

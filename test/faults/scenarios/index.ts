@@ -15,6 +15,7 @@ import { taskQueueDeleted } from './13-task-queue-deleted.js';
 import { mismatchedQueueSettings } from './14-mismatched-queue-settings.js';
 import { cancelUppercaseIds } from './15-cancel-uppercase-ids.js';
 import { crashLoop } from './16-crash-loop.js';
+import { authOn } from './17-auth-on.js';
 
 /** Every scenario, in the order the suite runs them (serially). */
 export const scenarios: Scenario[] = [
@@ -34,4 +35,5 @@ export const scenarios: Scenario[] = [
   mismatchedQueueSettings,
   cancelUppercaseIds,
   crashLoop,
+  authOn,
 ];

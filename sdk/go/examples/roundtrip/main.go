@@ -8,6 +8,11 @@
 //
 // With FAILED_TASK_ID (a task in status failed), it also retries that task.
 //
+// With TASKPROC_TOKEN set (a JWT, e.g. `npx taskctl token --tenant acme` for
+// a task-api started by `make start AUTH_MODE=jwt`), every call carries it as
+// the gRPC metadata "authorization: Bearer <token>"; unset, none is sent,
+// which a task-api with authentication off does not need.
+//
 // It exits 1 when an answer is not what the contract promises.
 package main
 
@@ -18,6 +23,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"google.golang.org/grpc"
@@ -26,6 +32,28 @@ import (
 
 	taskprocv1 "github.com/taskproc/taskproc/sdk/go/taskproc/v1"
 )
+
+// bearerToken is per-call credentials: "authorization: Bearer <token>" on
+// every call, streams included. RequireTransportSecurity is false only so
+// that this proof can reach a local plain-text task-api; across a network,
+// dial with TLS (credentials.NewTLS) and let it return true, so the token
+// never travels in the clear.
+type bearerToken string
+
+func (t bearerToken) GetRequestMetadata(ctx context.Context, uri ...string) (map[string]string, error) {
+	return map[string]string{"authorization": "Bearer " + string(t)}, nil
+}
+
+func (bearerToken) RequireTransportSecurity() bool { return false }
+
+// dialOptions are plain-text gRPC, plus TASKPROC_TOKEN (when set) on every call.
+func dialOptions() []grpc.DialOption {
+	options := []grpc.DialOption{grpc.WithInsecure(), grpc.WithBlock()}
+	if token := strings.TrimSpace(os.Getenv("TASKPROC_TOKEN")); token != "" {
+		options = append(options, grpc.WithPerRPCCredentials(bearerToken(token)))
+	}
+	return options
+}
 
 type taskView struct {
 	ID        string  `json:"id"`
@@ -149,7 +177,7 @@ func retryReport(ctx context.Context, tasks taskprocv1.TaskServiceClient, cancel
 func run(target, content, failedID string) (map[string]interface{}, bool, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	conn, err := grpc.DialContext(ctx, target, grpc.WithInsecure(), grpc.WithBlock())
+	conn, err := grpc.DialContext(ctx, target, dialOptions()...)
 	if err != nil {
 		return nil, false, fmt.Errorf("connect to %s: %w", target, err)
 	}

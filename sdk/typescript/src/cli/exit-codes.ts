@@ -19,6 +19,10 @@ export const ExitCode = Object.freeze({
   TIMEOUT: 7,
   /** ALREADY_EXISTS: create --request-id of a key used with other content. */
   CONFLICT: 8,
+  /** UNAUTHENTICATED: authentication is on and no token was sent, or task-api does not accept it (expired, wrongly signed, ...). */
+  UNAUTHENTICATED: 9,
+  /** RESOURCE_EXHAUSTED: the tenant's request budget is spent (or too many watches, or creates waiting); a second line says when to retry, if task-api said. */
+  RESOURCE_EXHAUSTED: 10,
   /** Interrupted (Ctrl-C). */
   INTERRUPTED: 130,
 });
@@ -36,6 +40,10 @@ export function exitCodeFor(code: Code): number {
       return ExitCode.UNAVAILABLE;
     case Code.AlreadyExists:
       return ExitCode.CONFLICT;
+    case Code.Unauthenticated:
+      return ExitCode.UNAUTHENTICATED;
+    case Code.ResourceExhausted:
+      return ExitCode.RESOURCE_EXHAUSTED;
     default:
       return ExitCode.ERROR;
   }

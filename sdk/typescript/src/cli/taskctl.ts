@@ -2,12 +2,13 @@ import { readFile } from 'node:fs/promises';
 import { text } from 'node:stream/consumers';
 import type { Task } from '@taskproc/contract';
 import type { TaskClient } from '../client.js';
-import { TaskClientError } from '../errors.js';
+import { ResourceExhaustedError, TaskClientError } from '../errors.js';
 import { createTaskClient } from '../node.js';
 import { toTaskJson, type TaskJson } from '../task-json.js';
 import { WaitTimeoutError } from '../wait-for-status.js';
 import { list, watch } from './list-and-watch.js';
 import { USAGE, UsageError, parseCliArguments, type CliArguments } from './arguments.js';
+import { SigningKeyError, manageKeys, printToken } from './dev-keys.js';
 import { ExitCode, exitCodeFor } from './exit-codes.js';
 import { describeStats, toStatsJson } from './stats-output.js';
 
@@ -35,8 +36,16 @@ export async function runTaskctl(io: CliIo): Promise<number> {
     io.stdout.write(USAGE);
     return ExitCode.OK;
   }
+  if (args.command === 'token' || args.command === 'keys') {
+    try {
+      await (args.command === 'token' ? printToken(args, io) : manageKeys(args, io));
+      return ExitCode.OK;
+    } catch (error) {
+      return report(error, args, io);
+    }
+  }
 
-  const client = createTaskClient({ baseUrl: args.url, transport: args.transport, defaultTimeoutMs: args.deadlineMs });
+  const client = createTaskClient({ baseUrl: args.url, transport: args.transport, defaultTimeoutMs: args.deadlineMs, token: args.token });
   try {
     await execute(client, args, io);
     return ExitCode.OK;
@@ -89,6 +98,8 @@ async function execute(client: TaskClient, args: CliArguments, io: CliIo): Promi
       io.stdout.write(args.json ? `${JSON.stringify(stats)}\n` : describeStats(stats));
       return;
     }
+    case 'token':
+    case 'keys':
     case 'help':
       return;
   }
@@ -107,6 +118,14 @@ function describe(task: TaskJson): string {
   ].join('\n');
 }
 
+/** What to do after UNAUTHENTICATED: send a token, or a fresh one. */
+function tokenHint(args: CliArguments): string {
+  const local = 'for a task-api started by `make start AUTH_MODE=jwt`: export TASKCTL_TOKEN=$(npx taskctl token --tenant <name>)';
+  return args.token === undefined
+    ? `taskctl: no token was sent: set TASKCTL_TOKEN or --token (${local})\n`
+    : `taskctl: the token sent was refused: get a new one (${local})\n`;
+}
+
 function report(error: unknown, args: CliArguments, io: CliIo): number {
   if (io.signal?.aborted) {
     io.stderr.write('taskctl: interrupted\n');
@@ -120,10 +139,18 @@ function report(error: unknown, args: CliArguments, io: CliIo): number {
     io.stderr.write(`taskctl: ${error.message}\n`);
     return ExitCode.TIMEOUT;
   }
+  if (error instanceof SigningKeyError) {
+    io.stderr.write(`taskctl: ${error.message}\n`);
+    return ExitCode.ERROR;
+  }
   if (error instanceof TaskClientError) {
     const exitCode = exitCodeFor(error.code);
     const where = exitCode === ExitCode.UNAVAILABLE ? `task-api at ${args.url} (${args.transport}) is unavailable: ` : '';
     io.stderr.write(`taskctl: ${where}${error.message} [${error.codeName}]\n`);
+    if (exitCode === ExitCode.UNAUTHENTICATED) io.stderr.write(tokenHint(args));
+    if (error instanceof ResourceExhaustedError && error.retryAfterSeconds !== undefined) {
+      io.stderr.write(`taskctl: too many requests: retry after ${error.retryAfterSeconds} s\n`);
+    }
     return exitCode;
   }
   io.stderr.write(`taskctl: unexpected error: ${error instanceof Error ? error.message : String(error)}\n`);
