@@ -59,6 +59,7 @@ export async function startGateway(config: GatewayConfig, options: StartGatewayO
   const upstream = connectUpstream(config.upstreamUrl);
   const deps: GatewayDeps = {
     routes,
+    unary: upstream.unary,
     callUpstream: telemetry.callUpstream,
     transport: upstream.transport,
     registry: createRegistry(...files),
