@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { DescMethod, Registry } from '@bufbuild/protobuf';
 import type { Transport } from '@connectrpc/connect';
+import type { GrpcUnaryClient } from './grpc-unary.js';
 import type { Logger } from '@taskproc/core';
 import { checkBodyFields } from './body-fields.js';
 import { errorHeaders } from './edge-auth.js';
@@ -22,10 +23,13 @@ import { callUnary, UpstreamFailure, type TranscodedResponse } from './upstream.
 
 export interface GatewayDeps {
   routes: RouteTable;
+  /** Unary calls to task-api. */
+  unary: GrpcUnaryClient;
+  /** Server-streaming calls to task-api. */
   transport: Transport;
   registry: Registry;
   /** Wraps the upstream call (its client span; see telemetry.ts). */
-  callUpstream?: <T>(procedure: string, headers: Headers, call: () => Promise<T>) => Promise<T>;
+  callUpstream?: <T>(procedure: string, headers: Record<string, string>, call: () => Promise<T>) => Promise<T>;
   requestTimeoutMs: number;
 }
 
@@ -70,13 +74,13 @@ export async function handleRestRequest(incoming: IncomingMessage, deps: Gateway
     const headers = upstreamHeaders(incoming);
     const shape = (response: TranscodedResponse) => withErrorHeaders(shapeResponse(request, response), authorization !== undefined, response.retryAfter);
     if (method.methodKind === 'server_streaming') {
-      const answer = await callServerStream(deps.transport, method as DescMethod & { methodKind: 'server_streaming' }, input, { headers, signal, registry: deps.registry });
+      const answer = await callServerStream(deps.transport, method as DescMethod & { methodKind: 'server_streaming' }, input, { headers: new Headers(headers), signal, registry: deps.registry });
       if (answer.kind === 'error') return shape(answer.response);
       return { status: 200, contentType: 'text/event-stream', body: '', frames: shapeFrames(answer.frames) };
     }
     if (method.methodKind !== 'unary') return localReply(404);
     const unary = method as DescMethod & { methodKind: 'unary' };
-    const call = () => callUnary(deps.transport, unary, input, { headers, timeoutMs: deps.requestTimeoutMs, registry: deps.registry });
+    const call = () => callUnary(deps.unary, unary, input, { headers, timeoutMs: deps.requestTimeoutMs, registry: deps.registry });
     const transcoded = await (deps.callUpstream ? deps.callUpstream(`${method.parent.typeName}/${method.name}`, headers, call) : call());
     return shape(transcoded);
   } catch (error) {
@@ -115,16 +119,22 @@ const HOP_HEADERS = new Set([
   'content-type', 'content-length', 'content-encoding', 'accept', 'accept-encoding', 'expect', 'user-agent',
 ]);
 
-/** Request headers forwarded as gRPC metadata, plus the x-forwarded-* and x-request-id Envoy adds. */
-function upstreamHeaders(incoming: IncomingMessage): Headers {
-  const headers = new Headers();
-  for (const [name, value] of Object.entries(incoming.headers)) {
+/**
+ * Request headers forwarded as gRPC metadata, plus the x-forwarded-* and
+ * x-request-id Envoy adds. A plain object (names are lower case, as Node.js
+ * reads them); a repeated header is one value joined with ", ", as a Headers
+ * object would send it.
+ */
+function upstreamHeaders(incoming: IncomingMessage): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const name in incoming.headers) {
+    const value = incoming.headers[name];
     if (value === undefined || HOP_HEADERS.has(name) || name.startsWith('grpc-') || name.startsWith('connect-')) continue;
-    for (const item of Array.isArray(value) ? value : [value]) headers.append(name, item);
+    headers[name] = Array.isArray(value) ? value.join(', ') : value;
   }
   // Envoy's use_remote_address: the client is the connection's peer.
-  headers.set('x-forwarded-for', incoming.socket.remoteAddress ?? '');
-  headers.set('x-forwarded-proto', 'http');
-  if (!headers.has('x-request-id')) headers.set('x-request-id', randomUUID());
+  headers['x-forwarded-for'] = incoming.socket.remoteAddress ?? '';
+  headers['x-forwarded-proto'] = 'http';
+  headers['x-request-id'] ??= randomUUID();
   return headers;
 }

@@ -59,6 +59,7 @@ export async function startGateway(config: GatewayConfig, options: StartGatewayO
   const upstream = connectUpstream(config.upstreamUrl);
   const deps: GatewayDeps = {
     routes,
+    unary: upstream.unary,
     callUpstream: telemetry.callUpstream,
     transport: upstream.transport,
     registry: createRegistry(...files),
@@ -145,7 +146,11 @@ async function serve(
     const log = logger.child({ method: request.method, path: request.url });
     const stream = new AbortController();
     streams.add(stream);
-    response.once('close', () => stream.abort());
+    // Only a call still in the set needs ending: aborting one that has been
+    // answered would build a DOMException per request for nobody.
+    response.once('close', () => {
+      if (streams.delete(stream)) stream.abort();
+    });
     let answer: GatewayAnswer;
     try {
       answer = await handleRestRequest(request, deps, log, stream.signal);

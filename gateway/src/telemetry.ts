@@ -11,7 +11,7 @@ export interface GatewayTelemetry {
   /** Runs one REST request inside its server span (tracing on) and records its duration and status. */
   serve(request: IncomingMessage, handle: () => Promise<number>): Promise<void>;
   /** Runs the upstream call inside a client span and adds its W3C trace context to the gRPC metadata. */
-  callUpstream<T>(procedure: string, headers: Headers, call: () => Promise<T>): Promise<T>;
+  callUpstream<T>(procedure: string, headers: Record<string, string>, call: () => Promise<T>): Promise<T>;
 }
 
 /**
@@ -73,9 +73,9 @@ export function gatewayTelemetry(registry: Registry, routes: RouteTable, options
         { kind: SpanKind.CLIENT, attributes: { 'rpc.system': 'grpc', 'rpc.service': procedure.split('/')[0]!, 'rpc.method': procedure.split('/')[1]! } },
         async (span) => {
           // This hop's context replaces the caller's traceparent (the caller's is this span's ancestor).
-          headers.delete('traceparent');
-          headers.delete('tracestate');
-          propagation.inject(context.active(), headers, { set: (carrier, key, value) => carrier.set(key, value) });
+          delete headers.traceparent;
+          delete headers.tracestate;
+          propagation.inject(context.active(), headers, { set: (carrier, key, value) => (carrier[key.toLowerCase()] = value) });
           try {
             return await call();
           } catch (error) {

@@ -2,6 +2,7 @@ import { ConnectError, type Transport } from '@connectrpc/connect';
 import { createGrpcTransport, Http2SessionManager } from '@connectrpc/connect-node';
 import { create, toJsonString, type DescMessage, type DescMethod, type MessageShape, type Registry } from '@bufbuild/protobuf';
 import { AnySchema, anyPack } from '@bufbuild/protobuf/wkt';
+import { createGrpcUnaryClient, DeadlineError, type GrpcUnaryClient } from './grpc-unary.js';
 import { httpStatusOfGrpcCode } from './grpc-http-status.js';
 import { printLikeTranscoder, protobufJsonString, escapeLikeProtobuf } from './proto-json.js';
 import type { RestResponse } from './rest-shape.js';
@@ -17,15 +18,29 @@ export interface TranscodedResponse extends RestResponse {
 }
 
 export interface Upstream {
+  /** Unary calls (every REST route but the watches). */
+  unary: GrpcUnaryClient;
+  /** Server-streaming calls, through connect's gRPC transport. */
   transport: Transport;
   close(): void;
 }
 
+const IDLE_CONNECTION_TIMEOUT_MS = 60_000;
+
 export function connectUpstream(baseUrl: string): Upstream {
-  // One HTTP/2 connection, closed explicitly on shutdown.
-  const sessionManager = new Http2SessionManager(baseUrl, { idleConnectionTimeoutMs: 60_000 });
+  // An HTTP/2 connection for unary calls and one for streams, each opened
+  // when first needed and closed explicitly on shutdown.
+  const unary = createGrpcUnaryClient(baseUrl, { idleConnectionTimeoutMs: IDLE_CONNECTION_TIMEOUT_MS });
+  const sessionManager = new Http2SessionManager(baseUrl, { idleConnectionTimeoutMs: IDLE_CONNECTION_TIMEOUT_MS });
   const transport = createGrpcTransport({ baseUrl, sessionManager });
-  return { transport, close: () => sessionManager.abort() };
+  return {
+    unary,
+    transport,
+    close: () => {
+      unary.close();
+      sessionManager.abort();
+    },
+  };
 }
 
 /** Why no gRPC status came back: Envoy answers these itself (a local reply). */
@@ -49,18 +64,18 @@ const CONNECT_ATTEMPTS = 3; // Envoy: retry_on connect-failure, num_retries 2
  * could not be reached or did not answer in time.
  */
 export async function callUnary(
-  transport: Transport,
+  client: GrpcUnaryClient,
   method: DescMethod & { methodKind: 'unary' },
   input: MessageShape<DescMessage>,
-  options: { headers: Headers; timeoutMs: number; registry: Registry },
+  options: { headers: Readonly<Record<string, string>>; timeoutMs: number; registry: Registry },
 ): Promise<TranscodedResponse> {
-  const deadline = AbortSignal.timeout(options.timeoutMs);
+  const deadline = Date.now() + options.timeoutMs;
   for (let attempt = 1; ; attempt += 1) {
     try {
-      const response = await transport.unary(method, deadline, undefined, options.headers, input);
-      return { status: 200, contentType: JSON_CONTENT_TYPE, body: printLikeTranscoder(method.output, response.message, options.registry) };
+      const message = await client.call(method, input, options.headers, deadline - Date.now());
+      return { status: 200, contentType: JSON_CONTENT_TYPE, body: printLikeTranscoder(method.output, message, options.registry) };
     } catch (error) {
-      if (deadline.aborted) throw new UpstreamFailure(504, { cause: error });
+      if (error instanceof DeadlineError || Date.now() >= deadline) throw new UpstreamFailure(504, { cause: error });
       const failure = ConnectError.from(error);
       if (isTransportFailure(failure)) {
         // Only a refused connection is retried: the request cannot have been sent.

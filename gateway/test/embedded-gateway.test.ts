@@ -2,7 +2,7 @@ import { request as httpRequest } from 'node:http';
 import { create } from '@bufbuild/protobuf';
 import { TimestampSchema } from '@bufbuild/protobuf/wkt';
 import { Code, ConnectError } from '@connectrpc/connect';
-import { TaskService, TaskStatus, type Task } from '@taskproc/contract';
+import { TaskSchema, TaskService, TaskStatus, type Task } from '@taskproc/contract';
 import { createLogger } from '@taskproc/core';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startGateway, type RunningGateway } from '../src/index.js';
@@ -45,6 +45,9 @@ beforeAll(async () => {
         if (request.taskId === 'missing') throw new ConnectError(`task ${request.taskId} not found`, Code.NotFound);
         if (request.taskId === 'down') throw new ConnectError('database unavailable', Code.Unavailable);
         if (request.taskId === 'boom') throw new ConnectError('internal error', Code.Internal);
+        if (request.taskId === 'detailed') {
+          throw new ConnectError('task <odd> "detailed"', Code.FailedPrecondition, { 'x-extra': '1' }, [{ desc: TaskSchema, value: { id: 'detailed', content: 'a<b' } }]);
+        }
         return { task: task({ id: request.taskId, status: TaskStatus.PROCESSING, updatedAt: UPDATED_AT }) };
       },
       cancelTask(request) {
@@ -154,6 +157,14 @@ describe('embedded gateway: errors as google.rpc.Status with Envoy status mappin
     expect(JSON.parse(response.text)).toEqual(body);
   });
 
+  it('an error with details is printed as the transcoder prints google.rpc.Status, the details as Any', async () => {
+    const response = await call('GET', '/task/detailed');
+    expect(response.status).toBe(400);
+    expect(response.text).toBe(
+      '{"code":9,"message":"task \\u003codd\\u003e \\"detailed\\"","details":[{"id":"detailed","content":"a\\u003cb","status":"TASK_STATUS_UNSPECIFIED","@type":"type.googleapis.com/taskproc.v1.Task"}]}',
+    );
+  });
+
   it('FAILED_PRECONDITION is 400 with code 9', async () => {
     const response = await call('PATCH', '/task/done/cancel');
     expect(response.status).toBe(400);
@@ -220,6 +231,25 @@ describe('embedded gateway: errors as google.rpc.Status with Envoy status mappin
 });
 
 describe('embedded gateway: upstream down', () => {
+  it('reaches task-api again once it is back on its address', async () => {
+    const routes = (router: Parameters<Parameters<typeof startStubUpstream>[0]>[0]) =>
+      router.service(TaskService, { checkHealth: () => ({ status: 'ok' }) } as never);
+    let restarting = await startStubUpstream(routes);
+    const port = Number(new URL(restarting.url).port);
+    const front = await startGateway({ host: '127.0.0.1', port: 0, upstreamUrl: restarting.url, logLevel: 'silent' }, { logger: createLogger('gateway', 'silent') });
+    try {
+      expect((await fetch(`${front.url}/health`)).status).toBe(200);
+      await restarting.close();
+      expect((await fetch(`${front.url}/health`)).status).toBe(503);
+      restarting = await startStubUpstream(routes, port);
+      const health = await fetch(`${front.url}/health`);
+      expect([health.status, await health.text()]).toEqual([200, '{"status":"ok"}']);
+    } finally {
+      await front.close();
+      await restarting.close();
+    }
+  });
+
   it('answers 503 with a fixed message and no connection details', async () => {
     const stopped = await startStubUpstream(() => {});
     await stopped.close();

@@ -9,18 +9,18 @@ export interface StubUpstream {
   close(): Promise<void>;
 }
 
-/** An in-process ConnectRPC server on a free port, for gateway tests that need no database. */
-export async function startStubUpstream(routes: (router: ConnectRouter) => void): Promise<StubUpstream> {
+/** An in-process ConnectRPC server on a free port (or `port`: a restart), for gateway tests that need no database. */
+export async function startStubUpstream(routes: (router: ConnectRouter) => void, port = 0): Promise<StubUpstream> {
   const sessions = new Set<http2.ServerHttp2Session>();
   const server = http2.createServer(connectNodeAdapter({ routes }));
   server.on('session', (session) => {
     sessions.add(session);
     session.once('close', () => sessions.delete(session));
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  const address = server.address() as AddressInfo;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `http://127.0.0.1:${address.port}`,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
