@@ -36,7 +36,9 @@ export interface GrpcUnaryClient {
 }
 
 const GRPC_CONTENT_TYPE = /^application\/grpc(?:\+proto)?(?:;|$)/i;
-const USER_AGENT = 'connect-es/2.1.2'; // what task-api saw from the gateway's connect transport
+// Names the gateway in task-api's request logs (the client-side user agent
+// of the REST caller is not forwarded on this hop).
+const USER_AGENT = 'taskproc-gateway';
 
 export function createGrpcUnaryClient(baseUrl: string, options: { idleConnectionTimeoutMs: number }): GrpcUnaryClient {
   const authority = new URL(baseUrl).origin;
