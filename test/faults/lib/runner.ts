@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { taskTopology } from '@taskproc/core';
 import { BlackholeProxy } from './blackhole-proxy.js';
@@ -39,6 +41,11 @@ function defaultSettings(): Record<string, string> {
   };
 }
 
+/** The services' Node.js flags (V8 heap bounds) as `make start` gives them: NODE_OPTIONS of .env.dev. */
+function serviceNodeOptions(repoRoot: string): string {
+  return /^NODE_OPTIONS="?([^"\n]*)"?\s*$/m.exec(readFileSync(join(repoRoot, '.env.dev'), 'utf8'))?.[1] ?? '';
+}
+
 export interface RunnerOptions {
   repoRoot: string;
   logRoot: string;
@@ -74,6 +81,7 @@ export async function runScenario(scenario: Scenario, options: RunnerOptions): P
       : null;
   const env: Record<string, string> = {
     ...defaultSettings(),
+    NODE_OPTIONS: serviceNodeOptions(options.repoRoot),
     DATABASE_URL: proxies ? proxies.postgres.via(db.url) : db.url,
     AMQP_URL: proxies ? proxies.rabbit.via(infra.rabbit.amqpUrl) : infra.rabbit.amqpUrl,
     QUEUE_NAMESPACE: namespace,
