@@ -53,7 +53,7 @@ function stdoutLines(): DestinationStream {
  * process exits (process.exit, a fatal error) the lines of the last turn are
  * written synchronously, so a line logged just before an exit is not lost.
  */
-export function turnBufferedLines(sink: LineSink, exits: Pick<NodeJS.Process, 'once'>): DestinationStream {
+export function turnBufferedLines(sink: LineSink, exits: { once(event: 'exit', listener: () => void): unknown }): DestinationStream {
   let pending: string[] = [];
   let scheduled = false;
   const flush = () => {
