@@ -85,6 +85,8 @@ EXPOSE 8080
 # --- runtime: task-api, processor, migrate (last, so the default target) -----
 FROM ${NODE_IMAGE} AS runtime
 ENV NODE_ENV=production
+# V8 heap bounds of every service process, as NODE_OPTIONS in .env.dev.
+ENV NODE_OPTIONS="--max-old-space-size=160 --max-semi-space-size=32"
 WORKDIR /app
 # Owned by root and not writable by the service user: the code cannot be
 # changed by the process that runs it.

@@ -117,7 +117,8 @@ function readEnvFile(path: string): Record<string, string> {
   const values: Record<string, string> = {};
   for (const line of readFileSync(path, 'utf8').split('\n')) {
     const match = /^\s*([A-Z0-9_]+)\s*=\s*(.*?)\s*$/.exec(line);
-    if (match) values[match[1]!] = match[2]!;
+    // A value with spaces is double-quoted for the shell (NODE_OPTIONS).
+    if (match) values[match[1]!] = match[2]!.replace(/^"(.*)"$/, '$1');
   }
   return values;
 }

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -43,6 +44,11 @@ function defaultSettings(): Record<string, string> {
   };
 }
 
+/** The services' Node.js flags (V8 heap bounds) as `make start` gives them: NODE_OPTIONS of .env.dev. */
+function serviceNodeOptions(repoRoot: string): string {
+  return /^NODE_OPTIONS="?([^"\n]*)"?\s*$/m.exec(readFileSync(join(repoRoot, '.env.dev'), 'utf8'))?.[1] ?? '';
+}
+
 export interface RunnerOptions {
   repoRoot: string;
   logRoot: string;
@@ -84,6 +90,7 @@ export async function runScenario(scenario: Scenario, options: RunnerOptions): P
     ...(keys
       ? { AUTH_MODE: 'jwt', AUTH_JWKS_FILE: keys.jwksFile, AUTH_JWKS_URL: '', AUTH_ISSUER: DEV_AUTH.issuer, AUTH_AUDIENCE: DEV_AUTH.audience }
       : {}),
+    NODE_OPTIONS: serviceNodeOptions(options.repoRoot),
     DATABASE_URL: proxies ? proxies.postgres.via(db.url) : db.url,
     AMQP_URL: proxies ? proxies.rabbit.via(infra.rabbit.amqpUrl) : infra.rabbit.amqpUrl,
     QUEUE_NAMESPACE: namespace,
