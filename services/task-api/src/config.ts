@@ -82,6 +82,8 @@ export interface JwtAuthConfig {
   jwksRefreshMs: number;
   /** Longest a fetch of AUTH_JWKS_URL may take. */
   jwksTimeoutMs: number;
+  /** Verified tokens remembered so a repeated one skips its signature check; 0 turns the cache off. */
+  tokenCacheSize: number;
 }
 
 /** Applied with AUTH_MODE=jwt only: without authentication there is one tenant, held by the process-wide bounds. */
@@ -140,6 +142,7 @@ function readAuthConfig(reader: EnvReader): AuthConfig {
   const clockSkewSeconds = reader.integer('AUTH_CLOCK_SKEW_S', 30, { min: 0, max: 300 });
   const jwksRefreshMs = reader.integer('AUTH_JWKS_REFRESH_MS', 60_000, { min: 100, max: 86_400_000 });
   const jwksTimeoutMs = reader.integer('AUTH_JWKS_TIMEOUT_MS', 5_000, { min: 100, max: 60_000 });
+  const tokenCacheSize = reader.integer('AUTH_TOKEN_CACHE_SIZE', 10_000, { min: 0, max: 100_000 });
   if (mode === 'none') return { mode };
   if ((file === '') === (url === '')) reader.problem('AUTH_MODE=jwt needs exactly one of AUTH_JWKS_FILE and AUTH_JWKS_URL');
   if (issuer === '') reader.problem('AUTH_ISSUER is required when AUTH_MODE=jwt');
@@ -153,6 +156,7 @@ function readAuthConfig(reader: EnvReader): AuthConfig {
     clockSkewSeconds,
     jwksRefreshMs,
     jwksTimeoutMs,
+    tokenCacheSize,
   };
 }
 

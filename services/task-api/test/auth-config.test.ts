@@ -35,6 +35,7 @@ describe('auth settings', () => {
       clockSkewSeconds: 30,
       jwksRefreshMs: 60_000,
       jwksTimeoutMs: 5_000,
+      tokenCacheSize: 10_000,
     });
   });
 
@@ -47,6 +48,7 @@ describe('auth settings', () => {
       AUTH_CLOCK_SKEW_S: '5',
       AUTH_JWKS_REFRESH_MS: '300000',
       AUTH_JWKS_TIMEOUT_MS: '2000',
+      AUTH_TOKEN_CACHE_SIZE: '0',
     };
     expect(readTaskApiConfig(env).auth).toMatchObject({
       jwks: { kind: 'url', url: 'https://id.example/.well-known/jwks.json' },
@@ -54,6 +56,7 @@ describe('auth settings', () => {
       clockSkewSeconds: 5,
       jwksRefreshMs: 300_000,
       jwksTimeoutMs: 2_000,
+      tokenCacheSize: 0,
     });
   });
 
@@ -76,6 +79,7 @@ describe('auth settings', () => {
       AUTH_CLOCK_SKEW_S: '-1',
       AUTH_JWKS_REFRESH_MS: 'soon',
       AUTH_JWKS_TIMEOUT_MS: '0',
+      AUTH_TOKEN_CACHE_SIZE: '-1',
     });
     for (const expected of [
       'AUTH_MODE must be one of none, jwt, got "oauth"',
@@ -83,6 +87,7 @@ describe('auth settings', () => {
       'AUTH_CLOCK_SKEW_S must be an integer from 0 to 300',
       'AUTH_JWKS_REFRESH_MS must be an integer',
       'AUTH_JWKS_TIMEOUT_MS must be an integer from 100',
+      'AUTH_TOKEN_CACHE_SIZE must be an integer from 0',
     ]) {
       expect(problems).toContain(expected);
     }

@@ -61,7 +61,7 @@ describe('the authentication interceptor', () => {
 
   it('fails the start when the JWKS file cannot be read, naming AUTH_JWKS_FILE', async () => {
     const auth = createAuthentication(
-      { mode: 'jwt', jwks: { kind: 'file', path: '/nonexistent/jwks.json' }, jwksRefreshMs: 60_000, jwksTimeoutMs: 1_000, ...AUTH },
+      { mode: 'jwt', jwks: { kind: 'file', path: '/nonexistent/jwks.json' }, jwksRefreshMs: 60_000, jwksTimeoutMs: 1_000, tokenCacheSize: 10_000, ...AUTH },
       new Registry(),
       silent,
     );

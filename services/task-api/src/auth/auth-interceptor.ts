@@ -41,7 +41,9 @@ export function createAuthentication(config: AuthConfig, registry: Registry, log
     registers: [registry],
   });
   const keys = jwksSourceOf(config, logger.child({ component: 'jwks' }));
-  const verifier = createTokenVerifier(config, keys.getKey);
+  const verifier = createTokenVerifier(config, keys.getKey, {
+    cache: { maxEntries: config.tokenCacheSize, keySetWithdrawals: () => keys.withdrawals() },
+  });
   return {
     interceptor: authInterceptor(verifier, (reason) => failures.inc({ reason })),
     async loadKeys() {

@@ -20,6 +20,15 @@ export interface JwksSource {
   getKey: JWTVerifyGetKey;
   /** Loads the keys now; throws when they cannot be loaded (used at start). */
   load(): Promise<void>;
+  /**
+   * Counts the loads that withdrew a key: one taken out of the set, or
+   * changed under its kid. A token verified before such a load may no
+   * longer verify; keys only added change nothing. Like getKey, it starts
+   * the periodic check when one is due, so a caller that skips getKey for a
+   * token it verified before (the verified-token cache) keeps the keys as
+   * fresh as one that does not.
+   */
+  withdrawals(): number;
 }
 
 export const UNKNOWN_KEY_RECHECK_MS = 1_000;
@@ -42,6 +51,8 @@ export function createJwksSource(origin: KeySetOrigin, settings: JwksSourceSetti
   const { refreshMs, logger } = settings;
   const now = settings.now ?? (() => performance.now());
   let keys: LocalJWKSet | null = null;
+  let held = new Set<string>(); // the keys in hand, each as its JSON
+  let withdrawals = 0;
   let checkedAt = Number.NEGATIVE_INFINITY;
   let pending: Promise<void> | null = null;
 
@@ -51,7 +62,10 @@ export function createJwksSource(origin: KeySetOrigin, settings: JwksSourceSetti
       try {
         const set = await origin.read();
         if (set) {
+          const next = new Set(set.keys.map((key) => JSON.stringify(key)));
+          if ([...held].some((key) => !next.has(key))) withdrawals += 1;
           keys = createLocalJWKSet(set);
+          held = next;
           logger.info({ jwks: origin.description, keys: set.keys.length }, 'token signing keys loaded');
         }
       } catch (error) {
@@ -68,6 +82,10 @@ export function createJwksSource(origin: KeySetOrigin, settings: JwksSourceSetti
   const unavailable = (cause?: unknown) =>
     new UnavailableError('the keys that verify tokens cannot be loaded right now; try again later', { cause });
 
+  const checkIfDue = () => {
+    if (now() - checkedAt >= refreshMs) void check().catch(() => {}); // logged in check; the keys in hand serve meanwhile
+  };
+
   const getKey: JWTVerifyGetKey = async (header, token) => {
     if (!keys) {
       // A failed check is not repeated for every request that arrives right after it.
@@ -75,8 +93,8 @@ export function createJwksSource(origin: KeySetOrigin, settings: JwksSourceSetti
       await check().catch((error: unknown) => {
         throw unavailable(error);
       });
-    } else if (now() - checkedAt >= refreshMs) {
-      void check().catch(() => {}); // logged in check; the keys in hand serve meanwhile
+    } else {
+      checkIfDue();
     }
     try {
       return await keys!(header, token);
@@ -91,7 +109,14 @@ export function createJwksSource(origin: KeySetOrigin, settings: JwksSourceSetti
     }
   };
 
-  return { getKey, load: check };
+  return {
+    getKey,
+    load: check,
+    withdrawals() {
+      if (keys) checkIfDue();
+      return withdrawals;
+    },
+  };
 }
 
 /** A JWKS in a file, read again when it changes (its inode, size or mtime; writers replace it by renaming). */

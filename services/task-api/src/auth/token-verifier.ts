@@ -1,6 +1,7 @@
 import { errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey, type JWTVerifyOptions } from 'jose';
 import { UnauthenticatedError } from '@taskproc/core';
 import type { JwtAuthConfig } from '../config.js';
+import { createVerifiedTokenCache, type VerifiedToken } from './verified-token-cache.js';
 
 /** Signature algorithms accepted: asymmetric only, so a leaked JWKS cannot mint tokens (no HS*, never "none"). */
 export const ACCEPTED_ALGORITHMS = ['RS256', 'ES256', 'EdDSA'] as const;
@@ -46,7 +47,22 @@ export interface TokenVerifier {
   verify(authorization: string | null): Promise<string>;
 }
 
-export function createTokenVerifier(config: Pick<JwtAuthConfig, 'issuer' | 'audience' | 'tenantClaim' | 'clockSkewSeconds'>, getKey: JWTVerifyGetKey): TokenVerifier {
+export interface TokenVerifierSettings {
+  /**
+   * Remember verified tokens (verified-token-cache.ts), so a token sent
+   * again skips its signature check; off when absent or `maxEntries` is 0.
+   */
+  cache?: { maxEntries: number; keySetWithdrawals: () => number };
+  /** Wall-clock milliseconds that `exp` and `nbf` are checked against (tests inject their own). */
+  now?: () => number;
+}
+
+export function createTokenVerifier(
+  config: Pick<JwtAuthConfig, 'issuer' | 'audience' | 'tenantClaim' | 'clockSkewSeconds'>,
+  getKey: JWTVerifyGetKey,
+  settings: TokenVerifierSettings = {},
+): TokenVerifier {
+  const now = settings.now ?? Date.now;
   const options: JWTVerifyOptions = {
     algorithms: [...ACCEPTED_ALGORITHMS],
     issuer: config.issuer,
@@ -55,17 +71,27 @@ export function createTokenVerifier(config: Pick<JwtAuthConfig, 'issuer' | 'audi
     requiredClaims: ['exp'],
   };
   const claim = config.tenantClaim;
+  const verifyToken = async (token: string): Promise<VerifiedToken> => {
+    checkShape(token);
+    const payload = await verifySignatureAndClaims(token, getKey, { ...options, currentDate: new Date(now()) });
+    const tenant = payload[claim];
+    if (tenant === undefined) throw new TokenRejectedError('tenant', `token has no "${claim}" claim naming its tenant`);
+    if (typeof tenant !== 'string' || !TENANT_NAME.test(tenant)) {
+      throw new TokenRejectedError('tenant', `token's "${claim}" claim is not a valid tenant name`);
+    }
+    // exp is required and a number (jose checked both); nbf, when present, a number.
+    return { tenant, exp: payload.exp!, nbf: payload.nbf };
+  };
+  const { cache: cacheSettings } = settings;
+  const cache =
+    cacheSettings && cacheSettings.maxEntries > 0
+      ? createVerifiedTokenCache({ ...cacheSettings, clockSkewSeconds: config.clockSkewSeconds, now })
+      : null;
   return {
     async verify(authorization) {
       const token = bearerToken(authorization);
-      checkShape(token);
-      const payload = await verifySignatureAndClaims(token, getKey, options);
-      const tenant = payload[claim];
-      if (tenant === undefined) throw new TokenRejectedError('tenant', `token has no "${claim}" claim naming its tenant`);
-      if (typeof tenant !== 'string' || !TENANT_NAME.test(tenant)) {
-        throw new TokenRejectedError('tenant', `token's "${claim}" claim is not a valid tenant name`);
-      }
-      return tenant;
+      if (cache === null) return (await verifyToken(token)).tenant;
+      return cache.tenantOf(token, () => verifyToken(token));
     },
   };
 }
