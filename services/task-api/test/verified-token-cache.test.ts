@@ -198,6 +198,26 @@ describe('the verified-token cache', () => {
     expect(counts.signatureChecks).toBe(3);
   });
 
+  it('never holds more than its bound, evicting the oldest tenth when full', async () => {
+    const cache = createVerifiedTokenCache({ maxEntries: 50, clockSkewSeconds: 30, keySetWithdrawals: () => 0, now: () => T0 });
+    const verified = { tenant: 'acme', exp: T0 / 1000 + 3600 };
+    let verifications = 0;
+    const verify = async () => {
+      verifications += 1;
+      return verified;
+    };
+    const sizes: number[] = [];
+    for (let i = 0; i < 500; i++) {
+      await cache.tenantOf(`token-${i}`, verify);
+      sizes.push(cache.size);
+    }
+    expect(Math.max(...sizes)).toBe(50);
+    expect(sizes.at(-1)).toBeGreaterThanOrEqual(45);
+    await cache.tenantOf('token-499', verify);
+    await cache.tenantOf('token-0', verify);
+    expect(verifications).toBe(501); // the newest still held, the first long gone
+  });
+
   it('does not remember a token whose key was withdrawn while its signature was being checked', async () => {
     let withdrawals = 0;
     const cache = createVerifiedTokenCache({ maxEntries: 10, clockSkewSeconds: 30, keySetWithdrawals: () => withdrawals, now: () => T0 });
