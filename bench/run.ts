@@ -10,7 +10,7 @@ import { LEDGER_ROWS, pidsByCommand, postgresSources, processSource, type Ledger
 import { formatGoals, formatLedger, formatTable, fmt, type Goal, type LedgerColumn, type Row } from './lib/report.js';
 import { readBenchSettings } from './lib/settings.js';
 import { median, medianRun } from './lib/stats.js';
-import { BenchSystem } from './lib/system.js';
+import { assertBuilt, BenchSystem } from './lib/system.js';
 import { measureCreate, type CreateRun } from './scenarios/create.js';
 import { measureCreateOptions, type CreateOptionsFigures } from './scenarios/create-options.js';
 import { measureDrain, type DrainRun } from './scenarios/drain.js';
@@ -33,6 +33,8 @@ import { measureTelemetryOverhead, telemetryOverheadRows, type TelemetryOverhead
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const settings = readBenchSettings();
+// Before the limits and the peers (minutes), not when the system starts.
+if (!settings.target) assertBuilt(settings.servicesFrom);
 const stamp = new Date().toISOString().replace(/[:.]/g, '-');
 const suffix = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
 const log = (message: string) => process.stderr.write(`[bench] ${message}\n`);
@@ -101,7 +103,7 @@ try {
   if (needsSystem && !settings.target) {
     db = await createBenchDatabase(settings.baseDatabaseUrl, `taskproc_bench_${suffix}`);
     cleanups.push(() => db!.drop());
-    log(`starting task-api, gateway and ${settings.processors} processors on ${db.url}`);
+    log(`starting task-api, gateway and ${settings.processors} processors (${settings.servicesFrom === 'build' ? 'the build: dist/main.js' : 'the sources under tsx'}) on ${db.url}`);
     system = await BenchSystem.start(
       {
         serviceEnv: settings.serviceEnv,
@@ -110,6 +112,7 @@ try {
         namespace: `taskproc-bench.${suffix}`,
         gatewayPort: settings.gatewayPort,
         logDir: `${ROOT}.run/bench/${stamp}`,
+        from: settings.servicesFrom,
       },
       processorEnv,
       settings.processors,
@@ -231,7 +234,7 @@ try {
     log(`  ${figures.failingDrain.seconds.toFixed(1)} s (ideal ${figures.failingDrain.idealSeconds.toFixed(1)} s), efficiency ${figures.failingDrain.efficiency.toFixed(3)}`);
   }
   if (settings.phases.includes('watch')) {
-    figures.watching = await measureWatching({ baseDatabaseUrl: settings.baseDatabaseUrl, amqpUrl: settings.amqpUrl, serviceEnv: settings.serviceEnv, logDir: `${ROOT}.run/bench/${stamp}`, log });
+    figures.watching = await measureWatching({ baseDatabaseUrl: settings.baseDatabaseUrl, amqpUrl: settings.amqpUrl, serviceEnv: settings.serviceEnv, servicesFrom: settings.servicesFrom, logDir: `${ROOT}.run/bench/${stamp}`, log });
   }
   grpc.close();
 
@@ -258,6 +261,7 @@ if (ledger.length > 0) process.stdout.write(`CPU ledger: CPU ms per task of each
 if (goals.length > 0) process.stdout.write(`Goals, from this run\n\n${formatGoals(goals)}\n\n`);
 const load = (l: number[]) => l.map((v) => v.toFixed(2)).join(', ');
 process.stdout.write(`Load average (1, 5, 15 min) at the start: ${load(loadAverage.start)}; at the end: ${load(loadAverage.end)} (${machineInfo.cpus} CPUs, shared with whatever else runs on this machine)\n`);
+if (!settings.target) process.stdout.write(`Services started by the bench ran ${settings.servicesFrom === 'build' ? 'from the build (dist/main.js, as the runtime image runs them)' : 'from the sources under tsx (BENCH_FROM=source)'}.\n`);
 if (figures.peers) process.stdout.write(`BullMQ's store: ${figures.peers.bullmq.durability}. pg-boss's and taskproc's: ${figures.peers.pgBoss.durability}.\n`);
 const result = {
   commit: git(['rev-parse', 'HEAD']),

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import type { ServicesFrom } from './system.js';
 
 // Every knob of `make bench`, read once from BENCH_* variables. The defaults
 // are the issue's figures (64 callers, 10,000 tasks of 3 s at a total prefetch
@@ -49,6 +50,8 @@ export interface BenchSettings {
   baseDatabaseUrl: string;
   amqpUrl: string;
   gatewayPort: number;
+  /** BENCH_FROM: the services the bench starts run from the compiled build (default, as the runtime image) or from the sources under tsx. */
+  servicesFrom: ServicesFrom;
   /** Settings handed to the services, from .env.dev (the deployed defaults). */
   serviceEnv: Record<string, string>;
   telemetryCount: number;
@@ -109,8 +112,16 @@ export function readBenchSettings(env: NodeJS.ProcessEnv = process.env): BenchSe
     baseDatabaseUrl: env.BENCH_BASE_DATABASE_URL || dev.DATABASE_URL || 'postgresql://postgres@127.0.0.1:5432/taskproc',
     amqpUrl: env.BENCH_AMQP_URL || dev.AMQP_URL || 'amqp://guest:guest@127.0.0.1:5672',
     gatewayPort: int('BENCH_GATEWAY_PORT', 8080),
+    servicesFrom: readServicesFrom(env),
     serviceEnv: dev,
   };
+}
+
+/** BENCH_FROM=build (the default) or source. */
+export function readServicesFrom(env: NodeJS.ProcessEnv = process.env): ServicesFrom {
+  const from = env.BENCH_FROM || 'build';
+  if (from !== 'build' && from !== 'source') throw new Error(`BENCH_FROM must be build or source, got ${JSON.stringify(from)}`);
+  return from;
 }
 
 function readEnvFile(path: string): Record<string, string> {

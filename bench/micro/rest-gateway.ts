@@ -8,6 +8,8 @@ import { create, toBinary } from '@bufbuild/protobuf';
 import { timestampFromMs } from '@bufbuild/protobuf/wkt';
 import { CreateTaskResponseSchema, TaskStatus } from '@taskproc/contract';
 import { grpcFrame, wrkPost } from '../lib/c-load.js';
+import { readServicesFrom } from '../lib/settings.js';
+import { assertBuilt, benchNodeArgs, serviceArgs } from '../lib/system.js';
 
 // CPU per REST create of the embedded gateway alone: the gateway process
 // (as `make bench` starts it) in front of a canned gRPC upstream (node:http2
@@ -16,12 +18,16 @@ import { grpcFrame, wrkPost } from '../lib/c-load.js';
 // Without task-api, PostgreSQL and the broker on the same cores, the figure
 // moves far less with the machine's load than the end-to-end ledger does:
 // what a change to gateway/src buys per request.
-//   node --conditions=development --import tsx bench/micro/rest-gateway.ts [seconds=10] [connections=64]
-// Set BENCH_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/p") to profile the gateway.
+//   make build && node --conditions=development --import tsx bench/micro/rest-gateway.ts [seconds=10] [connections=64]
+// The gateway runs from its build (gateway/dist/main.js), as `make bench`
+// runs it; BENCH_FROM=source runs gateway/src under tsx instead. Set
+// BENCH_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/p") to profile the gateway.
 
 const seconds = Number(process.argv[2] ?? 10);
 const connections = Number(process.argv[3] ?? 64);
 const root = new URL('../../', import.meta.url).pathname;
+const from = readServicesFrom();
+assertBuilt(from);
 
 const answer = grpcFrame(
   toBinary(
@@ -46,8 +52,7 @@ const upstreamUrl = `http://127.0.0.1:${(upstream.address() as AddressInfo).port
 
 const dir = mkdtempSync(join(tmpdir(), 'taskproc-micro-gateway-'));
 const logFile = join(dir, 'gateway.log');
-const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
-const gateway = spawn(process.execPath, [...nodeArgs, '--conditions=development', '--import', 'tsx', 'gateway/src/main.ts'], {
+const gateway = spawn(process.execPath, [...benchNodeArgs(), ...serviceArgs('gateway', from)], {
   cwd: root,
   env: { PATH: process.env.PATH ?? '', GATEWAY_PORT: '0', GATEWAY_METRICS_PORT: '0', GATEWAY_UPSTREAM_URL: upstreamUrl, LOG_LEVEL: 'info' },
   stdio: ['ignore', openSync(logFile, 'a'), openSync(logFile, 'a')],
@@ -66,7 +71,7 @@ try {
   const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
   console.log(
     `gateway: ${((1000 * used) / run.succeeded).toFixed(1)} µs CPU per REST create, ${Math.round(run.succeeded / (run.elapsedMs / 1000))}/s, p50 ${run.p50Ms.toFixed(1)} ms ` +
-      `(${run.succeeded} creates in ${seconds} s, ${connections} connections, load average ${load})`,
+      `(${run.succeeded} creates in ${seconds} s, ${connections} connections, from the ${from}, load average ${load})`,
   );
 } finally {
   gateway.kill('SIGTERM');

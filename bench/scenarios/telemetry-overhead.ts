@@ -3,7 +3,7 @@ import { createBenchDatabase } from '../lib/bench-database.js';
 import { Observer } from '../lib/observer.js';
 import { fmt, type Row } from '../lib/report.js';
 import { median } from '../lib/stats.js';
-import { BenchSystem } from '../lib/system.js';
+import { BenchSystem, type ServicesFrom } from '../lib/system.js';
 import { measureEndToEnd, type EndToEndRun } from './end-to-end.js';
 import { startOtlpReceiver, type OtlpReceiver } from '../../test/telemetry/support/otlp-receiver.js';
 
@@ -17,6 +17,7 @@ export interface TelemetryOverheadSettings {
   baseDatabaseUrl: string;
   amqpUrl: string;
   serviceEnv: Record<string, string>;
+  servicesFrom: ServicesFrom;
   processors: number;
   count: number;
   concurrency: number;
@@ -102,6 +103,7 @@ async function startMode(settings: TelemetryOverheadSettings, name: string, extr
         namespace: `taskproc-bench.telemetry-${slug}.${settings.suffix}`,
         gatewayPort: 0,
         logDir: `${settings.logDir}/telemetry-${slug}`,
+        from: settings.servicesFrom,
       },
       { PROCESSING_DURATION_MS: '0' },
       settings.processors,

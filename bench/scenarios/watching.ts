@@ -9,7 +9,7 @@ import { cpuSeconds } from '../lib/process-stats.js';
 import { createBenchDatabase, type BenchDatabase } from '../lib/bench-database.js';
 import { fmt, type Row } from '../lib/report.js';
 import { percentile, round } from '../lib/stats.js';
-import { BenchSystem } from '../lib/system.js';
+import { BenchSystem, type ServicesFrom } from '../lib/system.js';
 
 // Listing and watching (docs/watching.md), on a database and task-api of
 // their own:
@@ -62,6 +62,7 @@ export interface WatchingOptions {
   baseDatabaseUrl: string;
   amqpUrl: string;
   serviceEnv: Record<string, string>;
+  servicesFrom: ServicesFrom;
   logDir: string;
   env?: NodeJS.ProcessEnv;
   log: (message: string) => void;
@@ -90,6 +91,7 @@ export async function measureWatching(options: WatchingOptions): Promise<Watchin
         namespace: `taskproc-bench.watch.${suffix}`,
         gatewayPort: 0,
         logDir: options.logDir,
+        from: options.servicesFrom,
       },
       {},
       0,

@@ -1,4 +1,8 @@
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { create, fromBinary, createFileRegistry } from '@bufbuild/protobuf';
 import { FieldDescriptorProto_Label, FieldDescriptorProto_Type, FileDescriptorProtoSchema } from '@bufbuild/protobuf/wkt';
 import { CreateTaskRequestSchema, TaskService } from '@taskproc/contract';
@@ -8,6 +12,8 @@ import { grpcFrame } from '../lib/c-load.js';
 import { processSource, reapedChildrenSource, startLedger } from '../lib/cpu-ledger.js';
 import { formatLedger } from '../lib/report.js';
 import { batchCreateMethod, batchCreateRequest } from '../scenarios/c-load.js';
+import { readServicesFrom } from '../lib/settings.js';
+import { assertBuilt, serviceArgs } from '../lib/system.js';
 
 // The pieces of the benchmark that decide what it sends and what it counts.
 
@@ -80,5 +86,48 @@ describe('the CPU ledger', () => {
     const table = formatLedger([{ title: 'run', ledger: figures }]);
     expect(table).toContain('| bench');
     expect(table).toContain('whole machine');
+  });
+});
+
+describe('how the bench starts the services', () => {
+  const root = fileURLToPath(new URL('../../', import.meta.url));
+
+  it('runs the build unless BENCH_FROM=source, and refuses anything else', () => {
+    expect(readServicesFrom({})).toBe('build');
+    expect(readServicesFrom({ BENCH_FROM: '' })).toBe('build');
+    expect(readServicesFrom({ BENCH_FROM: 'source' })).toBe('source');
+    expect(() => readServicesFrom({ BENCH_FROM: 'dist' })).toThrow(/BENCH_FROM must be build or source/);
+  });
+
+  it('starts the compiled entry without tsx from the build, the TypeScript entry under tsx from the sources', () => {
+    expect(serviceArgs('task-api', 'build')).toEqual(['services/task-api/dist/main.js']);
+    expect(serviceArgs('processor', 'build')).toEqual(['services/processor/dist/main.js']);
+    expect(serviceArgs('gateway', 'build')).toEqual(['gateway/dist/main.js']);
+    expect(serviceArgs('gateway', 'source')).toEqual(['--conditions=development', '--import', 'tsx', 'gateway/src/main.ts']);
+  });
+
+  it('names the missing entries when the build is not there', () => {
+    const empty = mkdtempSync(join(tmpdir(), 'taskproc-bench-unbuilt-'));
+    try {
+      expect(() => assertBuilt('build', `${empty}/`)).toThrow(/services\/task-api\/dist\/main\.js, services\/processor\/dist\/main\.js, gateway\/dist\/main\.js missing.*make build/);
+      expect(() => assertBuilt('source', `${empty}/`)).not.toThrow();
+    } finally {
+      rmSync(empty, { recursive: true, force: true });
+    }
+  });
+
+  it('has the workspaces a compiled service imports resolve to their dist/, as in the runtime image', () => {
+    // A node without --conditions=development, as the build runs: the
+    // package.json "default" condition. With it (the sources): src/.
+    const resolve = (conditions: string[]) =>
+      execFileSync(process.execPath, [...conditions, '--input-type=module', '-e', "for (const p of ['contract', 'core', 'handler']) console.log(import.meta.resolve(`@taskproc/${p}`))"], {
+        cwd: join(root, 'services/processor'),
+        encoding: 'utf8',
+      })
+        .trim()
+        .split('\n')
+        .map((url) => fileURLToPath(url).slice(root.length));
+    expect(resolve([])).toEqual(['packages/contract/dist/index.js', 'packages/core/dist/index.js', 'packages/handler/dist/index.js']);
+    expect(resolve(['--conditions=development'])).toEqual(['packages/contract/src/index.ts', 'packages/core/src/index.ts', 'packages/handler/src/index.ts']);
   });
 });
