@@ -96,18 +96,24 @@ export async function createHarness(label: string, overrides: Record<string, str
       return db.query('select from_status, to_status, attempt from task_transition where task_id = $1 order by id', [taskId]);
     },
     async drainDeadLetters() {
-      // A channel of its own: the broker closes the channel that reads a missing queue.
-      const reader = await connection.createChannel();
-      reader.on('error', () => undefined);
+      // A connection of its own: the broker closes the channel that reads a
+      // missing queue, and the whole connection (541 INTERNAL_ERROR, "noproc")
+      // that reads a quorum queue declared again whose process has not
+      // started yet. Either is "not yet" to the caller's waitFor, and must not
+      // take the harness's own connection down with it.
+      const readerConnection = await amqp.connect(env.AMQP_URL!);
+      readerConnection.on('error', () => undefined);
       const messages: GetMessage[] = [];
       try {
+        const reader = await readerConnection.createChannel();
+        reader.on('error', () => undefined);
         for (;;) {
           const message = await reader.get(topology.deadLetterQueue, { noAck: true });
           if (!message) return messages;
           messages.push(message);
         }
       } finally {
-        await reader.close().catch(() => undefined);
+        await readerConnection.close().catch(() => undefined);
       }
     },
     async deleteQueue(name) {
