@@ -1,5 +1,6 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { FailedPreconditionError, taskNotFound } from '../errors.js';
+import { FAIL_SQL, RETRY_LATER_SQL } from './guarded-updates.js';
 import { fromDatabaseTimestamp } from './micros-timestamp.type.js';
 import { taskFromRow } from './task-row.js';
 import type { TaskStoreObserver } from './task-store.js';
@@ -31,16 +32,7 @@ export class TaskFailureStore {
    * nothing (the task was canceled or taken over meanwhile).
    */
   async retryLaterIfHeld(id: string, attempt: number, error: string, delayMs: number): Promise<boolean> {
-    const rows = await this.execute(
-      `with t as (
-         update task set status = 'pending', error = ?, failed_attempts = failed_attempts + 1,
-                updated_at = clock_timestamp(), queued_at = clock_timestamp() + ? * interval '1 millisecond'
-          where id = ? and status = 'processing' and attempt = ?
-          returning id, queued_at, created_at, updated_at, attempt),
-       o as (insert into outbox (task_id, not_before) select id, queued_at from t)
-       select id, created_at, updated_at, attempt from t`,
-      [error, delayMs, id, attempt],
-    );
+    const rows = await this.execute(RETRY_LATER_SQL, [error, delayMs, id, attempt]);
     this.observe('pending', rows);
     return rows.length === 1;
   }
@@ -53,12 +45,7 @@ export class TaskFailureStore {
    * guard matched nothing (canceled or taken over meanwhile).
    */
   async failIfHeld(id: string, attempt: number, error: string, { failedAttempt }: { failedAttempt: boolean }): Promise<boolean> {
-    const rows = await this.execute(
-      `update task set status = 'failed', error = ?, failed_attempts = failed_attempts + ?, updated_at = clock_timestamp()
-        where id = ? and status = 'processing' and attempt = ?
-        returning id, created_at, updated_at, attempt`,
-      [error, failedAttempt ? 1 : 0, id, attempt],
-    );
+    const rows = await this.execute(FAIL_SQL, [error, failedAttempt ? 1 : 0, id, attempt]);
     this.observe('failed', rows);
     return rows.length === 1;
   }

@@ -4,6 +4,7 @@ import { FailedPreconditionError, taskNotFound } from '../errors.js';
 import { CANCELABLE_STATUSES, type TaskStatusName } from '../status.js';
 import { DEFAULT_TENANT } from '../tenants.js';
 import { translateDatabaseError } from './database-errors.js';
+import { CANCEL_SQL, CLAIM_MANY_SQL, COMPLETE_MANY_SQL } from './guarded-updates.js';
 import { fromDatabaseTimestamp } from './micros-timestamp.type.js';
 import { createTasks, deleteExpiredKeys, tasksOrConflict, type CreateOutcome, type NewTask } from './task-creation.js';
 import { taskFromRow } from './task-row.js';
@@ -165,11 +166,7 @@ export class TaskStore {
    * already final.
    */
   async cancelIfNotFinal(tenant: string, id: string): Promise<Task> {
-    const [row] = await this.execute(
-      `update task set status = 'canceled', updated_at = clock_timestamp()
-        where id = ? and tenant = ? and status = any(?::text[]) returning *`,
-      [id, tenant, `{${CANCELABLE_STATUSES.join(',')}}`],
-    );
+    const [row] = await this.execute(CANCEL_SQL, [id, tenant, `{${CANCELABLE_STATUSES.join(',')}}`]);
     if (row) {
       const task = taskFromRow(row);
       this.observer?.transitioned('canceled', [task]);
@@ -210,15 +207,7 @@ export class TaskStore {
    * cannot start it early, and its own outbox entry is published when due.
    */
   async claimMany(ids: string[], options: { reclaim: boolean }): Promise<(Claim | null)[]> {
-    const rows = await this.execute(
-      `update task set status = 'processing', attempt = attempt + 1, updated_at = clock_timestamp()
-        where id = any(?::uuid[])
-          and ((status = 'pending' and queued_at <= clock_timestamp())
-               or (status = 'processing'
-                   and (?::boolean or coalesce(updated_at, created_at) < clock_timestamp() - ?::interval)))
-        returning *`,
-      [`{${ids.join(',')}}`, options.reclaim, this.staleAfter],
-    );
+    const rows = await this.execute(CLAIM_MANY_SQL, [`{${ids.join(',')}}`, options.reclaim, this.staleAfter]);
     const claimed = new Map(rows.map((row) => [String(row.id), row]));
     if (rows.length > 0) this.observer?.transitioned('processing', rows.map(taskFromRow));
     return ids.map((id) => {
@@ -237,13 +226,7 @@ export class TaskStore {
    * answer per item, in order.
    */
   async completeManyIfHeld(items: { id: string; attempt: number }[]): Promise<boolean[]> {
-    const rows = await this.execute(
-      `update task set status = 'completed', updated_at = clock_timestamp()
-         from json_to_recordset(?::json) as held(id uuid, attempt int)
-        where task.id = held.id and task.status = 'processing' and task.attempt = held.attempt
-        returning task.id, task.attempt, task.created_at, task.updated_at`,
-      [JSON.stringify(items)],
-    );
+    const rows = await this.execute(COMPLETE_MANY_SQL, [JSON.stringify(items), `{${items.map((i) => i.id).join(',')}}`]);
     if (rows.length > 0) this.observer?.transitioned('completed', rows.map(timesFromRow));
     const completed = new Set(rows.map((row) => `${String(row.id)}/${String(row.attempt)}`));
     return items.map((i) => completed.delete(`${i.id.toLowerCase()}/${i.attempt}`));
