@@ -2,7 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_TENANT } from '@taskproc/core';
 import { startProcessor, type Processor } from '../src/processor.js';
 import type { ProcessorEventMap } from '../src/events.js';
-import { captureLogs } from './support/log-capture.js';
+import { captureLogs } from '../../../test/support/log-capture.js';
 import { createHarness, type Harness } from './support/harness.js';
 import { startTcpProxy, type TcpProxy } from '../../../test/support/tcp-proxy.js';
 import { waitFor } from '../../../test/support/wait-for.js';

@@ -5,7 +5,7 @@ import { ConfigError } from '@taskproc/core';
 import { loadHandler } from '../src/tasks/load-handler.js';
 import { startProcessor } from '../src/processor.js';
 import { createHarness, type Harness } from './support/harness.js';
-import { captureLogs } from './support/log-capture.js';
+import { captureLogs } from '../../../test/support/log-capture.js';
 import { waitFor } from '../../../test/support/wait-for.js';
 
 const MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url));

@@ -3,7 +3,7 @@ import { DEAD_LETTER_REASON_HEADER, encodeTaskMessage, newTaskId } from '@taskpr
 import { startProcessor, type Processor } from '../src/processor.js';
 import type { ProcessorEventMap } from '../src/events.js';
 import { createHarness, type Harness } from './support/harness.js';
-import { captureLogs, type CapturedLogs } from './support/log-capture.js';
+import { captureLogs, type CapturedLogs } from '../../../test/support/log-capture.js';
 import { waitFor } from '../../../test/support/wait-for.js';
 
 describe('poison messages', () => {

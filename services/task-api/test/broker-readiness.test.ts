@@ -1,7 +1,5 @@
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import amqp, { type ChannelModel } from 'amqplib';
-import { pino } from 'pino';
 import { createClient } from '@connectrpc/connect';
 import { createGrpcTransport } from '@connectrpc/connect-node';
 import { TaskService, TaskStatus, health } from '@taskproc/contract';
@@ -9,6 +7,7 @@ import { assertTaskTopology, taskTopology } from '@taskproc/core';
 import { startTaskApiHarness, type TaskApiHarness } from '../../../test/support/task-api-harness.js';
 import { testNamespace } from '../../../test/support/test-broker.js';
 import { loadTestEnv } from '../../../test/support/test-env.js';
+import { captureLogs } from '../../../test/support/log-capture.js';
 import { waitFor } from '../../../test/support/wait-for.js';
 
 // Readiness (grpc.health.v1) covers the broker side: while the outbox relay
@@ -19,16 +18,7 @@ import { waitFor } from '../../../test/support/wait-for.js';
 
 const { SERVING, NOT_SERVING } = health.HealthCheckResponse_ServingStatus;
 const namespace = testNamespace('broker_readiness');
-const lines: Record<string, unknown>[] = [];
-const logger = pino(
-  { level: 'info' },
-  new Writable({
-    write(chunk: Buffer, _encoding, callback) {
-      for (const line of chunk.toString('utf8').split('\n')) if (line.trim()) lines.push(JSON.parse(line) as Record<string, unknown>);
-      callback();
-    },
-  }),
-);
+const { logger, lines } = captureLogs('info');
 
 let harness: TaskApiHarness;
 let broker: ChannelModel;

@@ -1,12 +1,11 @@
 import { readFile, rename, writeFile } from 'node:fs/promises';
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Code, ConnectError, createClient, type Client } from '@connectrpc/connect';
 import { createGrpcTransport } from '@connectrpc/connect-node';
 import { TaskService } from '@taskproc/contract';
 import { rotateDevSigningKey } from '@taskproc/client/dev-tokens';
 import { startTaskApiHarness, type TaskApiHarness } from '../../../test/support/task-api-harness.js';
+import { captureLogs } from '../../../test/support/log-capture.js';
 import { waitFor } from '../../../test/support/wait-for.js';
 import { createTestKeys, type TestKeys } from './support/tokens.js';
 
@@ -15,16 +14,7 @@ import { createTestKeys, type TestKeys } from './support/tokens.js';
 // again), and a key taken out of the file stops verifying once the periodic
 // check has seen the change.
 
-const lines: Record<string, unknown>[] = [];
-const logger = pino(
-  { level: 'info' },
-  new Writable({
-    write(chunk: Buffer, _encoding, callback) {
-      for (const line of chunk.toString('utf8').split('\n')) if (line.trim()) lines.push(JSON.parse(line) as Record<string, unknown>);
-      callback();
-    },
-  }),
-);
+const { logger, lines } = captureLogs('info');
 
 let keys: TestKeys;
 let harness: TaskApiHarness;

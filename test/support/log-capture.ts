@@ -9,7 +9,7 @@ export interface CapturedLogs {
   matching(text: string): Record<string, unknown>[];
 }
 
-/** A logger that keeps its lines in memory, so a test can wait for what the processor said. */
+/** A logger that keeps its lines in memory, so a test can wait for what a service said. */
 export function captureLogs(level: pino.Level = 'debug'): CapturedLogs {
   const lines: Record<string, unknown>[] = [];
   const stream = new Writable({
