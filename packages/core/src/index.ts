@@ -4,6 +4,7 @@ export * from './db/bounded-connection.js';
 export * from './db/database-errors.js';
 export * from './db/migrate.js';
 export * from './db/orm.js';
+export * from './db/pg-listener.js';
 export * from './db/outbox-entry.entity.js';
 export * from './db/task-store.js';
 export * from './db/task-creation.js';

@@ -191,7 +191,7 @@ export async function startTaskApi(config: TaskApiConfig, logger: Logger = creat
         const step = (name: string, work: () => Promise<unknown>, ms = CLOSE_STEP_MS) => closeWithin(name, work, ms, logger);
         await step('stale-task sweeper', () => sweeper.stop());
         await step('idempotency key cleanup', () => keyCleanup.stop());
-        await step('outbox due-time listener', () => dueListener.stop());
+        await step('outbox due-time listener', () => dueListener.close());
         await step('outbox relay', () => relay.stop(), config.amqpConfirmTimeoutMs + CLOSE_STEP_MS);
         await step('task stats', () => stats.close());
         await step('watching', () => watchingClosed);

@@ -1,8 +1,8 @@
 import type pg from 'pg';
 
 // A silently lost server (a black-holed network) never answers a client's
-// end() either: the LISTEN clients end within a bound and cut the socket
-// when it passes, so a reconnect or a shutdown is never held by it.
+// end() either: a LISTEN client ends within a bound and cuts the socket when
+// it passes, so neither a reconnect nor a shutdown is held by it.
 
 /** Ends a client, cutting its socket when the server does not answer within `ms`. */
 export async function endWithin(client: pg.Client, ms: number): Promise<void> {
