@@ -192,6 +192,9 @@ export async function startTaskApi(config: TaskApiConfig, logger: Logger = creat
         await step('stale-task sweeper', () => sweeper.stop());
         await step('idempotency key cleanup', () => keyCleanup.stop());
         await step('outbox due-time listener', () => dueListener.close());
+        // The last requests' tasks are published now rather than when another
+        // process (or this one's next start) finds them.
+        await step('outbox flush', () => relay.flush(CLOSE_STEP_MS), CLOSE_STEP_MS + 1_000);
         await step('outbox relay', () => relay.stop(), config.amqpConfirmTimeoutMs + CLOSE_STEP_MS);
         await step('task stats', () => stats.close());
         await step('watching', () => watchingClosed);

@@ -86,6 +86,10 @@ export class OutboxRelay {
   /** Re-arms the timer of the wait in progress (after nextDueAt moved earlier). */
   private rearm: (() => void) | null = null;
   private running: Promise<void> | null = null;
+  /** Rounds begun and finished since start: a flush waits for a round that began after it asked. */
+  private roundsStarted = 0;
+  private roundsDone = 0;
+  private flushWaiters: { afterRound: number; resolve: () => void }[] = [];
   private readonly stopController = new AbortController();
   private state: RelayHealth = { publishing: false, reason: 'not connected to the broker yet' };
 
@@ -126,11 +130,38 @@ export class OutboxRelay {
     return this.state;
   }
 
+  /**
+   * Publishes what is due now before a shutdown: resolves once a round that
+   * began after this call has left nothing due behind it (entries committed
+   * by requests the server has just finished answering), or at once when
+   * the relay cannot publish, or after `withinMs`. Whatever is left is
+   * published by another task-api process or by this one's next start; the
+   * flush only spares those tasks that wait.
+   */
+  async flush(withinMs: number): Promise<void> {
+    if (!this.state.publishing || this.stopping) return;
+    let timer: NodeJS.Timeout | undefined;
+    await new Promise<void>((resolve) => {
+      this.flushWaiters.push({ afterRound: this.roundsStarted + 1, resolve });
+      timer = setTimeout(resolve, withinMs);
+      this.wake();
+    });
+    clearTimeout(timer);
+  }
+
   async stop(): Promise<void> {
     this.stopping = true;
     this.stopController.abort();
     this.wakeUp?.();
     await this.running;
+    this.releaseFlushes(Infinity);
+  }
+
+  /** Answers the flushes that asked before round `round` began (all of them: Infinity). */
+  private releaseFlushes(round: number): void {
+    const waiting = this.flushWaiters;
+    this.flushWaiters = waiting.filter((w) => w.afterRound > round);
+    for (const w of waiting) if (w.afterRound <= round) w.resolve();
   }
 
   private async runUntilStopped(): Promise<void> {
@@ -161,6 +192,8 @@ export class OutboxRelay {
         failures = 0;
         await this.publishUntilDisconnected(channel, Promise.race([lost, channelLost]));
       } catch (error) {
+        // A flush cannot succeed while the relay reconnects: do not hold it.
+        this.releaseFlushes(Infinity);
         if (this.stopping) break;
         const reason = describeBrokerFailure(error, this.settings.topology);
         retryInMs = backoffDelay(failures++);
@@ -189,9 +222,12 @@ export class OutboxRelay {
       // it runs may be earlier still, so announcements keep lowering it.
       this.nextDueAt = Infinity;
       const startedAt = performance.now();
+      this.roundsStarted++;
       const { published, nextDueInMs } = await this.publishBatch(channel);
+      this.roundsDone++;
       if (nextDueInMs !== null) this.nextDueAt = Math.min(this.nextDueAt, startedAt + nextDueInMs);
       if (published === this.settings.batchSize || this.pendingWake) continue;
+      this.releaseFlushes(this.roundsDone);
       await this.waitForWork();
     }
   }
