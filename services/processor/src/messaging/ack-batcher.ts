@@ -1,20 +1,3 @@
-/**
- * The acknowledgements of one channel, sent together: the acks of one
- * event-loop turn leave as one `basic.ack` with `multiple` set, covering
- * every delivery up to the highest of them, as long as no delivery below it
- * is still open (being worked on); acks above an open delivery leave one by
- * one, as before. Claims and completions are batched, so the tasks of one
- * statement settle in the same turn: one frame for the broker to take
- * instead of one per task (the processor's socket writes, RabbitMQ's work
- * per frame).
- *
- * What is acknowledged, and when it may be, does not change: a delivery is
- * acked only after `ack` was called for it (its outcome is in the
- * database); a `multiple` ack never covers an open delivery, since delivery
- * tags grow with each delivery on a channel and every one is `received`
- * here first; returns (`requeue`) go out at once, alone. The wait is one
- * turn of the event loop (`schedule`).
- */
 /** What the batcher needs of a delivery: its tag (amqplib's ConsumeMessage has it). */
 export interface Delivery {
   fields: { deliveryTag: number };
@@ -29,6 +12,26 @@ interface PendingAck<D> {
   answer: (sent: boolean) => void;
 }
 
+/**
+ * The acknowledgements of one channel, sent together: the acks of one
+ * event-loop turn leave as one `basic.ack` with `multiple` set, covering
+ * every delivery up to the highest of them, as long as no delivery below it
+ * is still open (being worked on); acks above an open delivery leave one by
+ * one, as before. Claims and completions are batched, so the tasks of one
+ * statement settle in the same turn: one frame for the broker to take
+ * instead of one per task (the processor's socket writes, RabbitMQ's work
+ * per frame).
+ *
+ * What is acknowledged, and when it may be, does not change: a delivery is
+ * acked only after `ack` was called for it (its outcome is in the
+ * database); a `multiple` ack never covers an open delivery, since delivery
+ * tags grow with each delivery on a channel and every one is `received`
+ * here first; returns (nack with requeue, sent by the caller and told here
+ * with `returned`) go out at once, alone. The wait is one turn of the event
+ * loop (`schedule`). While one delivery stays open (a long task), the acks
+ * above it go one by one, and the ledger keeps the tags received since
+ * (a number each) until it settles: bounded by the attempt's timeout.
+ */
 export class AckBatcher<D extends Delivery> {
   /** Tags received, in order; the lowest open one is at or after `head`. */
   private readonly order: number[] = [];
