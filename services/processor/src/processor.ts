@@ -8,6 +8,7 @@ import { tracedHandler, tracedSteps } from './telemetry/message-tracing.js';
 import { processorMetrics } from './telemetry/processor-metrics.js';
 import { RunningTasks } from './tasks/running-tasks.js';
 import { batchedSteps } from './tasks/batched-steps.js';
+import { deepAtFor } from './tasks/step-concurrency.js';
 import { waitingHandler } from './tasks/default-handler.js';
 import { loadHandler } from './tasks/load-handler.js';
 import { TaskRunner } from './tasks/task-runner.js';
@@ -33,11 +34,14 @@ export interface Processor {
 }
 
 /**
- * Claims and completions in flight at once, per kind: two keep the database
- * busy while the next batch gathers, and leave the pool room for the other
- * kind and for lookups. 500 bounds one statement's size at any prefetch.
+ * Claims and completions in flight at once, per kind: at most two keep the
+ * database busy while the next batch gathers, and leave the pool room for
+ * the other kind and for lookups; a loaded processor keeps one unless a
+ * full statement waits (step-concurrency.ts). 100 bounds one statement's
+ * size: a drain's wave of claims at a large prefetch leaves in chunks, so
+ * its first tasks start after one chunk's statement, not the whole wave's.
  */
-const STEP_BATCHES = { maxBatch: 500, maxInFlight: 2 };
+const STEP_BATCHES = { maxBatch: 100, maxInFlight: 2 };
 
 export interface ProcessorOptions {
   /** The work, given directly (tests, embedding); otherwise config.taskHandler, or the default wait. */
@@ -66,7 +70,10 @@ export async function startProcessor(
   const store = new TaskStore(orm, { staleAfterMs: config.taskStaleAfterMs, observer });
   const events = new ProcessorEvents();
   const running = new RunningTasks();
-  const steps = tracedSteps(batchedSteps(store, new TaskFailureStore(orm, { observer }), STEP_BATCHES), { tracing: tracing.enabled });
+  // The consumer is made below; the steps ask it only once messages flow.
+  const inHand = () => consumer.inFlightCount;
+  const batches = { ...STEP_BATCHES, deepAt: deepAtFor(config.prefetch), inHand };
+  const steps = tracedSteps(batchedSteps(store, new TaskFailureStore(orm, { observer }), batches), { tracing: tracing.enabled });
   const runner = new TaskRunner({
     store: steps,
     running,

@@ -23,6 +23,13 @@
 export interface CoalescerOptions {
   maxBatch: number;
   maxInFlight: number;
+  /**
+   * Batches allowed in flight right now, given the calls waiting; consulted
+   * each time one could start, clamped to 1..maxInFlight (maxInFlight when
+   * left out or not a number). Lets a caller trade latency for larger
+   * batches while its load is high, and only then.
+   */
+  inFlightNow?: (queued: number) => number;
   /** Calls that may wait for a batch; unbounded when left out. */
   maxQueued?: number;
   /** The error a call gets when the queue is full. */
@@ -61,7 +68,7 @@ export class Coalescer<In, Out> {
         reject(signal.reason);
         return;
       }
-      const mustWait = this.inFlight >= this.options.maxInFlight;
+      const mustWait = this.inFlight >= this.inFlightLimit();
       if (mustWait && this.queue.length >= (this.options.maxQueued ?? Infinity)) {
         reject(this.options.overloaded?.() ?? new Error('too many calls waiting'));
         return;
@@ -81,8 +88,16 @@ export class Coalescer<In, Out> {
     });
   }
 
+  /** The limit in force now: the caller's rule, never below one nor above maxInFlight. */
+  private inFlightLimit(): number {
+    const { maxInFlight, inFlightNow } = this.options;
+    const now = inFlightNow ? Math.floor(inFlightNow(this.queue.length)) : maxInFlight;
+    // A rule answering NaN must not stall the queue for good.
+    return Number.isNaN(now) ? maxInFlight : Math.min(maxInFlight, Math.max(1, now));
+  }
+
   private pump(): void {
-    while (this.inFlight < this.options.maxInFlight && this.queue.length > 0) {
+    while (this.queue.length > 0 && this.inFlight < this.inFlightLimit()) {
       const batch = this.queue.splice(0, this.options.maxBatch);
       for (const p of batch) if (p.onAbort) p.signal!.removeEventListener('abort', p.onAbort);
       this.inFlight++;

@@ -11,6 +11,7 @@ import {
 } from '@taskproc/core';
 import type { ProcessorEvents } from '../events.js';
 import type { DeadLetterFn, HandledMessage } from '../tasks/task-runner.js';
+import { AckBatcher } from './ack-batcher.js';
 import { createDeadLetterPublisher } from './dead-letter.js';
 
 /** AMQP reply code of a declaration whose arguments differ from the existing queue's. */
@@ -187,12 +188,14 @@ export class TaskConsumer {
           assertTaskTopology(confirmChannel, topology).catch((error: unknown) => logger.error({ err: error }, 'could not declare the topology again'));
         },
       });
+      // The acks settled in one turn share one frame (ack-batcher.ts).
+      const acks = new AckBatcher<ConsumeMessage>((message, multiple) => channel.ack(message, multiple));
       const { consumerTag } = await channel.consume(
         topology.taskQueue,
         (message) => {
           // null: the broker canceled us (the queue was deleted); reconnecting re-declares it.
           if (message === null) closeConnection();
-          else this.dispatch(message, channel, deadLetter);
+          else this.dispatch(message, channel, acks, deadLetter);
         },
         { noAck: false },
       );
@@ -212,30 +215,37 @@ export class TaskConsumer {
     events.emit('broker-disconnected');
   }
 
-  private dispatch(message: ConsumeMessage, channel: Channel, deadLetter: DeadLetterFn): void {
+  private dispatch(message: ConsumeMessage, channel: Channel, acks: AckBatcher<ConsumeMessage>, deadLetter: DeadLetterFn): void {
     const { logger, events, handle } = this.options;
+    // Before anything else: a later delivery's ack must not cover this one while it runs.
+    acks.received(message);
     const settled = (async () => {
       const handled = await handle(message, deadLetter).catch((error: unknown): HandledMessage => {
         logger.error({ err: error }, 'message handler failed; returning the message to the queue');
         return { taskId: null, outcome: 'returned', disposition: 'requeue' };
       });
-      let acked = false;
-      try {
-        if (handled.disposition === 'ack') {
-          channel.ack(message);
-          acked = true;
-        } else {
-          channel.nack(message, false, true);
-        }
-      } catch (error) {
-        // The channel died first; the broker has returned the message already.
-        logger.warn({ err: error, taskId: handled.taskId }, 'channel closed before the message was settled; the broker redelivers it');
-      }
+      // The message counts as in flight until its ack is written (the
+      // batcher's turn), so a shutdown closes the channel only after it.
+      const written = handled.disposition === 'ack' ? await acks.ack(message) : requeue(message, channel, acks);
+      // Not written: the channel died first, and the broker has returned the message already.
+      if (!written) logger.warn({ taskId: handled.taskId }, 'channel closed before the message was settled; the broker redelivers it');
+      const acked = written && handled.disposition === 'ack';
       events.emit('settled', { taskId: handled.taskId, outcome: handled.outcome, acked });
     })();
     this.inFlight.add(settled);
     this.peak = Math.max(this.peak, this.inFlight.size);
     void settled.finally(() => this.inFlight.delete(settled));
+  }
+}
+
+/** Returns the message to the queue at once; false when the channel is closed already. */
+function requeue(message: ConsumeMessage, channel: Channel, acks: AckBatcher<ConsumeMessage>): boolean {
+  acks.returned(message);
+  try {
+    channel.nack(message, false, true);
+    return true;
+  } catch {
+    return false;
   }
 }
 
