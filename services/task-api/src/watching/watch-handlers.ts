@@ -1,9 +1,15 @@
 import { constants as http2Constants, type Http2ServerRequest } from 'node:http2';
 import type { IncomingMessage } from 'node:http';
 import { Code, ConnectError, createContextKey, type HandlerContext } from '@connectrpc/connect';
-import type { MessageInitShape } from '@bufbuild/protobuf';
-import type { WatchTaskRequest, WatchTaskResponseSchema, WatchTasksRequest, WatchTasksResponseSchema } from '@taskproc/contract';
-import type { Task as TaskMessage } from '@taskproc/contract';
+import { create } from '@bufbuild/protobuf';
+import {
+  WatchTaskResponseSchema,
+  WatchTasksResponseSchema,
+  type WatchTaskRequest,
+  type WatchTaskResponse,
+  type WatchTasksRequest,
+  type WatchTasksResponse,
+} from '@taskproc/contract';
 import { FINAL_STATUSES, ResourceExhaustedError, UnavailableError, taskNotFound, type Logger, type TaskChange } from '@taskproc/core';
 import { tenantOf } from '../auth/tenant.js';
 import { statusFilter } from '../listing/list-handlers.js';
@@ -37,12 +43,30 @@ export interface WatchHandlerDeps {
 
 const isFinal = (status: string) => (FINAL_STATUSES as readonly string[]).includes(status);
 
-// One change goes to every watcher of its task: build its message once.
-const messages = new WeakMap<TaskChange, TaskMessage>();
-function messageOf(change: TaskChange): TaskMessage {
-  let message = messages.get(change);
-  if (!message) messages.set(change, (message = toTaskMessage(change.task)));
-  return message;
+/**
+ * One change goes to every watcher of its task (or tenant): its response is
+ * built once and the same message object is yielded to all of them
+ * (connect takes a message of the method's output type as it is, where a
+ * plain object would be copied into a new one per stream). A change object
+ * is only ever handed to watchers of its own task's tenant (the hub checks
+ * the row's tenant before pushing), so a shared message never crosses
+ * tenants.
+ */
+const watchTaskResponses = new WeakMap<TaskChange, WatchTaskResponse>();
+const watchTasksResponses = new WeakMap<TaskChange, WatchTasksResponse>();
+const WATCH_TASK_KEEP_ALIVE = create(WatchTaskResponseSchema);
+const WATCH_TASKS_KEEP_ALIVE = create(WatchTasksResponseSchema);
+
+function watchTaskResponse(change: TaskChange): WatchTaskResponse {
+  let response = watchTaskResponses.get(change);
+  if (!response) watchTaskResponses.set(change, (response = create(WatchTaskResponseSchema, { task: toTaskMessage(change.task) })));
+  return response;
+}
+
+function watchTasksResponse(change: TaskChange): WatchTasksResponse {
+  let response = watchTasksResponses.get(change);
+  if (!response) watchTasksResponses.set(change, (response = create(WatchTasksResponseSchema, { task: toTaskMessage(change.task) })));
+  return response;
 }
 
 /**
@@ -50,7 +74,7 @@ function messageOf(change: TaskChange): TaskMessage {
  * a final status. NOT_FOUND, as GetTask answers, for a task the caller's
  * tenant does not have.
  */
-export async function* watchTask(deps: WatchHandlerDeps, request: WatchTaskRequest, context: HandlerContext): AsyncGenerator<MessageInitShape<typeof WatchTaskResponseSchema>> {
+export async function* watchTask(deps: WatchHandlerDeps, request: WatchTaskRequest, context: HandlerContext): AsyncGenerator<WatchTaskResponse> {
   const taskId = validateTaskId(request.taskId);
   const tenant = tenantOf(context);
   const subscription = await subscribe(deps, { tenant, taskId });
@@ -61,15 +85,22 @@ export async function* watchTask(deps: WatchHandlerDeps, request: WatchTaskReque
     const current = await deps.hub.current(tenant, taskId);
     if (!current) throw taskNotFound(taskId);
     subscription.skipThrough(current.transition);
-    yield { task: toTaskMessage(current.task) };
+    // Watchers arriving together share the read, hence the change object.
+    yield watchTaskResponse(current);
     if (isFinal(current.task.status)) return;
+    subscription.follow(deps.keepAliveMs, context.signal);
     for (;;) {
-      const next = await take(deps, subscription, context);
+      let next: TaskChange | typeof KEEP_ALIVE | undefined;
+      try {
+        next = subscription.poll() ?? (await subscription.wait(context.signal));
+      } catch (error) {
+        throw takeFailure(error, subscription, context);
+      }
       if (next === KEEP_ALIVE) {
-        yield {};
+        yield WATCH_TASK_KEEP_ALIVE;
         continue;
       }
-      yield { task: messageOf(next) };
+      yield watchTaskResponse(next);
       if (isFinal(next.task.status)) return;
     }
   } finally {
@@ -79,17 +110,23 @@ export async function* watchTask(deps: WatchHandlerDeps, request: WatchTaskReque
 }
 
 /** WatchTasks: every change of every task of the caller's tenant (optionally only changes into one status) from now on. */
-export async function* watchTasks(deps: WatchHandlerDeps, request: WatchTasksRequest, context: HandlerContext): AsyncGenerator<MessageInitShape<typeof WatchTasksResponseSchema>> {
+export async function* watchTasks(deps: WatchHandlerDeps, request: WatchTasksRequest, context: HandlerContext): AsyncGenerator<WatchTasksResponse> {
   const status = statusFilter(request.status);
   const subscription = await subscribe(deps, { tenant: tenantOf(context), status });
   const handlerEnded = resetIfStalled(subscription, context, deps.logger);
   try {
     // The headers go out at once: a dashboard knows it is connected before
     // the first change.
-    yield {};
+    yield WATCH_TASKS_KEEP_ALIVE;
+    subscription.follow(deps.keepAliveMs, context.signal);
     for (;;) {
-      const next = await take(deps, subscription, context);
-      yield next === KEEP_ALIVE ? {} : { task: messageOf(next) };
+      let next: TaskChange | typeof KEEP_ALIVE;
+      try {
+        next = subscription.poll() ?? (await subscription.wait(context.signal));
+      } catch (error) {
+        throw takeFailure(error, subscription, context);
+      }
+      yield next === KEEP_ALIVE ? WATCH_TASKS_KEEP_ALIVE : watchTasksResponse(next);
     }
   } finally {
     handlerEnded();
@@ -108,16 +145,13 @@ async function subscribe(deps: WatchHandlerDeps, target: Parameters<WatchHub['su
   }
 }
 
-async function take(deps: WatchHandlerDeps, subscription: WatchSubscription, context: HandlerContext) {
-  try {
-    return await subscription.take(deps.keepAliveMs, context.signal);
-  } catch (error) {
-    // The client went away (or its deadline passed): nobody hears the code,
-    // and it is no failure of the service. A shutdown fails the
-    // subscription first, so its watchers get UNAVAILABLE above this line.
-    if (context.signal.aborted && !subscription.failed) throw new ConnectError('the watch stream was canceled', Code.Canceled, undefined, undefined, error);
-    throw error instanceof UnavailableError ? error : new UnavailableError((error as Error).message, { cause: error });
-  }
+/** What a take that threw ends the stream with. */
+function takeFailure(error: unknown, subscription: WatchSubscription, context: HandlerContext): Error {
+  // The client went away (or its deadline passed): nobody hears the code,
+  // and it is no failure of the service. A shutdown fails the
+  // subscription first, so its watchers get UNAVAILABLE.
+  if (context.signal.aborted && !subscription.failed) return new ConnectError('the watch stream was canceled', Code.Canceled, undefined, undefined, error);
+  return error instanceof UnavailableError ? error : new UnavailableError((error as Error).message, { cause: error });
 }
 
 /**
