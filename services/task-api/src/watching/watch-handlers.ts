@@ -13,8 +13,8 @@ import {
 import { FINAL_STATUSES, ResourceExhaustedError, UnavailableError, taskNotFound, type Logger, type TaskChange } from '@taskproc/core';
 import { tenantOf } from '../auth/tenant.js';
 import { statusFilter } from '../listing/list-handlers.js';
-import { toTaskMessage } from '../task-view.js';
 import { validateTaskId } from '../validation.js';
+import { SharedResponses, wireFormatOf } from './shared-responses.js';
 import { KEEP_ALIVE, type WatchSubscription } from './watch-subscription.js';
 import { TooManyWatchersError, type WatchHub } from './watch-hub.js';
 
@@ -43,31 +43,9 @@ export interface WatchHandlerDeps {
 
 const isFinal = (status: string) => (FINAL_STATUSES as readonly string[]).includes(status);
 
-/**
- * One change goes to every watcher of its task (or tenant): its response is
- * built once and the same message object is yielded to all of them
- * (connect takes a message of the method's output type as it is, where a
- * plain object would be copied into a new one per stream). A change object
- * is only ever handed to watchers of its own task's tenant (the hub checks
- * the row's tenant before pushing), so a shared message never crosses
- * tenants.
- */
-const watchTaskResponses = new WeakMap<TaskChange, WatchTaskResponse>();
-const watchTasksResponses = new WeakMap<TaskChange, WatchTasksResponse>();
-const WATCH_TASK_KEEP_ALIVE = create(WatchTaskResponseSchema);
-const WATCH_TASKS_KEEP_ALIVE = create(WatchTasksResponseSchema);
-
-function watchTaskResponse(change: TaskChange): WatchTaskResponse {
-  let response = watchTaskResponses.get(change);
-  if (!response) watchTaskResponses.set(change, (response = create(WatchTaskResponseSchema, { task: toTaskMessage(change.task) })));
-  return response;
-}
-
-function watchTasksResponse(change: TaskChange): WatchTasksResponse {
-  let response = watchTasksResponses.get(change);
-  if (!response) watchTasksResponses.set(change, (response = create(WatchTasksResponseSchema, { task: toTaskMessage(change.task) })));
-  return response;
-}
+// Each change's response is made once for all its watchers (shared-responses.ts).
+const watchTaskResponses = new SharedResponses(WatchTaskResponseSchema, (task) => create(WatchTaskResponseSchema, { task }));
+const watchTasksResponses = new SharedResponses(WatchTasksResponseSchema, (task) => create(WatchTasksResponseSchema, { task }));
 
 /**
  * WatchTask: the task as it is now, then every change in commit order, until
@@ -77,6 +55,7 @@ function watchTasksResponse(change: TaskChange): WatchTasksResponse {
 export async function* watchTask(deps: WatchHandlerDeps, request: WatchTaskRequest, context: HandlerContext): AsyncGenerator<WatchTaskResponse> {
   const taskId = validateTaskId(request.taskId);
   const tenant = tenantOf(context);
+  const format = wireFormatOf(context);
   const subscription = await subscribe(deps, { tenant, taskId });
   const handlerEnded = resetIfStalled(subscription, context, deps.logger);
   try {
@@ -86,7 +65,7 @@ export async function* watchTask(deps: WatchHandlerDeps, request: WatchTaskReque
     if (!current) throw taskNotFound(taskId);
     subscription.skipThrough(current.transition);
     // Watchers arriving together share the read, hence the change object.
-    yield watchTaskResponse(current);
+    yield watchTaskResponses.of(current, format);
     if (isFinal(current.task.status)) return;
     subscription.follow(deps.keepAliveMs, context.signal);
     for (;;) {
@@ -97,10 +76,10 @@ export async function* watchTask(deps: WatchHandlerDeps, request: WatchTaskReque
         throw takeFailure(error, subscription, context);
       }
       if (next === KEEP_ALIVE) {
-        yield WATCH_TASK_KEEP_ALIVE;
+        yield watchTaskResponses.empty;
         continue;
       }
-      yield watchTaskResponse(next);
+      yield watchTaskResponses.of(next, format);
       if (isFinal(next.task.status)) return;
     }
   } finally {
@@ -112,12 +91,13 @@ export async function* watchTask(deps: WatchHandlerDeps, request: WatchTaskReque
 /** WatchTasks: every change of every task of the caller's tenant (optionally only changes into one status) from now on. */
 export async function* watchTasks(deps: WatchHandlerDeps, request: WatchTasksRequest, context: HandlerContext): AsyncGenerator<WatchTasksResponse> {
   const status = statusFilter(request.status);
+  const format = wireFormatOf(context);
   const subscription = await subscribe(deps, { tenant: tenantOf(context), status });
   const handlerEnded = resetIfStalled(subscription, context, deps.logger);
   try {
     // The headers go out at once: a dashboard knows it is connected before
     // the first change.
-    yield WATCH_TASKS_KEEP_ALIVE;
+    yield watchTasksResponses.empty;
     subscription.follow(deps.keepAliveMs, context.signal);
     for (;;) {
       let next: TaskChange | typeof KEEP_ALIVE;
@@ -126,7 +106,7 @@ export async function* watchTasks(deps: WatchHandlerDeps, request: WatchTasksReq
       } catch (error) {
         throw takeFailure(error, subscription, context);
       }
-      yield next === KEEP_ALIVE ? WATCH_TASKS_KEEP_ALIVE : watchTasksResponse(next);
+      yield next === KEEP_ALIVE ? watchTasksResponses.empty : watchTasksResponses.of(next, format);
     }
   } finally {
     handlerEnded();
