@@ -109,7 +109,8 @@ export class WatchSubscription {
   follow(idleMs: number, signal: AbortSignal): void {
     const onAbort = () => this.settleWaiter((waiter) => waiter.reject(signal.reason));
     let timer: NodeJS.Timeout;
-    const arm = (ms: number) => (timer = setTimeout(onIdle, Math.max(1, ms)));
+    // Unref'd: an open stream keeps the process alive, its keep-alive timer need not.
+    const arm = (ms: number) => (timer = setTimeout(onIdle, Math.max(1, ms)).unref());
     const onIdle = () => {
       const idleFor = performance.now() - this.waitingSince;
       if (this.waiter && idleFor >= idleMs) {
