@@ -14,8 +14,8 @@ const READ_BATCH = 1_000;
 const READ_ATTEMPTS = 3;
 /**
  * Watchers given a change in one turn of the event loop. Each push starts
- * that stream's message on its way through the RPC framework (about 70 to
- * 90 µs of CPU each, mostly connect's per-message pipeline), and HTTP/2
+ * that stream's message on its way through the RPC framework (tens of µs
+ * of CPU each, mostly connect's per-message pipeline), and HTTP/2
  * frames leave only when the turn ends: pushed all at once, a thousand
  * watchers' messages would all wait for the last one. In slices, the first
  * slice is on the wire after a few milliseconds while the next is built,
@@ -294,8 +294,9 @@ export class WatchHub {
    * its row says) only. Resolves once every one of them has it, in slices
    * of FAN_OUT_SLICE watchers per turn of the event loop; changes are given
    * one after another (the drain awaits this), so each watcher still gets
-   * them in order. Watchers that subscribe meanwhile start from the task as
-   * they read it, which already shows this change.
+   * them in order. A WatchTask that subscribes meanwhile reads the task as
+   * it is, which already shows this change; a WatchTasks that subscribes
+   * meanwhile follows from the next one.
    */
   private async push(change: TaskChange): Promise<void> {
     const { id, tenant, status } = change.task;
