@@ -24,6 +24,10 @@ beforeAll(async () => {
   clients.grpc = createClient(TaskService, createGrpcTransport({ baseUrl }));
   clients.connect = createClient(TaskService, createConnectTransport({ baseUrl, httpVersion: '1.1' }));
   clients['grpc-web'] = createClient(TaskService, createGrpcWebTransport({ baseUrl, httpVersion: '1.1' }));
+  // A change's message is shared by its watchers, pre-encoded for the
+  // binary format: the JSON format needs the real one (shared-responses.ts).
+  clients['connect-json'] = createClient(TaskService, createConnectTransport({ baseUrl, httpVersion: '1.1', useBinaryFormat: false }));
+  clients['grpc-web-json'] = createClient(TaskService, createGrpcWebTransport({ baseUrl, httpVersion: '1.1', useBinaryFormat: false }));
 });
 
 afterAll(async () => {
@@ -54,7 +58,7 @@ async function codeOf(stream: AsyncIterable<unknown>): Promise<{ code: Code | 'O
 
 const statuses = (tasks: Task[]) => tasks.map((t) => `${TaskStatus[t.status]}/${t.updatedAt ? 'set' : 'unset'}`);
 
-describe.each(['grpc', 'connect', 'grpc-web'])('WatchTask over %s', (protocol) => {
+describe.each(['grpc', 'connect', 'grpc-web', 'connect-json', 'grpc-web-json'])('WatchTask over %s', (protocol) => {
   it('streams the task now, then every change in order, and ends after completed', async () => {
     const client = clients[protocol]!;
     const { task } = await client.createTask({ content: `watch ${protocol}` });
@@ -125,6 +129,30 @@ describe('WatchTasks', () => {
     all.abort();
     completedOnly.abort();
     await Promise.all(following);
+  });
+
+  it('gives watchers of one change in the binary and the JSON format the same task', async () => {
+    const stop = new AbortController();
+    const formats = ['grpc', 'connect-json', 'grpc-web', 'grpc-web-json'] as const;
+    const seen: Record<string, Task[]> = Object.fromEntries(formats.map((format) => [format, []]));
+    const following = formats.map(async (format) => {
+      try {
+        for await (const message of clients[format]!.watchTasks({}, { signal: stop.signal })) if (message.task) seen[format]!.push(message.task);
+      } catch (error) {
+        if (ConnectError.from(error).code !== Code.Canceled) throw error;
+      }
+    });
+    await waitFor(() => harness.api.watchStats().streams, (n) => n === formats.length, { description: 'a watch stream per format' });
+    const { task } = await clients.grpc!.createTask({ content: 'one change, every format' });
+    await clients.grpc!.cancelTask({ taskId: task!.id });
+    await waitFor(() => formats.map((format) => seen[format]!.length), (counts) => counts.every((n) => n === 2), { description: 'both changes in every format' });
+    stop.abort();
+    await Promise.all(following);
+    const final = (await clients.grpc!.getTask({ taskId: task!.id })).task!;
+    for (const format of formats) {
+      expect(seen[format]![0], format).toEqual(task);
+      expect(seen[format]![1], format).toEqual(final);
+    }
   });
 });
 

@@ -1,14 +1,20 @@
 import { constants as http2Constants, type Http2ServerRequest } from 'node:http2';
 import type { IncomingMessage } from 'node:http';
 import { Code, ConnectError, createContextKey, type HandlerContext } from '@connectrpc/connect';
-import type { MessageInitShape } from '@bufbuild/protobuf';
-import type { WatchTaskRequest, WatchTaskResponseSchema, WatchTasksRequest, WatchTasksResponseSchema } from '@taskproc/contract';
-import type { Task as TaskMessage } from '@taskproc/contract';
+import { create } from '@bufbuild/protobuf';
+import {
+  WatchTaskResponseSchema,
+  WatchTasksResponseSchema,
+  type WatchTaskRequest,
+  type WatchTaskResponse,
+  type WatchTasksRequest,
+  type WatchTasksResponse,
+} from '@taskproc/contract';
 import { FINAL_STATUSES, ResourceExhaustedError, UnavailableError, taskNotFound, type Logger, type TaskChange } from '@taskproc/core';
 import { tenantOf } from '../auth/tenant.js';
 import { statusFilter } from '../listing/list-handlers.js';
-import { toTaskMessage } from '../task-view.js';
 import { validateTaskId } from '../validation.js';
+import { SharedResponses, wireFormatOf } from './shared-responses.js';
 import { KEEP_ALIVE, type WatchSubscription } from './watch-subscription.js';
 import { TooManyWatchersError, type WatchHub } from './watch-hub.js';
 
@@ -37,22 +43,19 @@ export interface WatchHandlerDeps {
 
 const isFinal = (status: string) => (FINAL_STATUSES as readonly string[]).includes(status);
 
-// One change goes to every watcher of its task: build its message once.
-const messages = new WeakMap<TaskChange, TaskMessage>();
-function messageOf(change: TaskChange): TaskMessage {
-  let message = messages.get(change);
-  if (!message) messages.set(change, (message = toTaskMessage(change.task)));
-  return message;
-}
+// Each change's response is made once for all its watchers (shared-responses.ts).
+const watchTaskResponses = new SharedResponses(WatchTaskResponseSchema, (task) => create(WatchTaskResponseSchema, { task }));
+const watchTasksResponses = new SharedResponses(WatchTasksResponseSchema, (task) => create(WatchTasksResponseSchema, { task }));
 
 /**
  * WatchTask: the task as it is now, then every change in commit order, until
  * a final status. NOT_FOUND, as GetTask answers, for a task the caller's
  * tenant does not have.
  */
-export async function* watchTask(deps: WatchHandlerDeps, request: WatchTaskRequest, context: HandlerContext): AsyncGenerator<MessageInitShape<typeof WatchTaskResponseSchema>> {
+export async function* watchTask(deps: WatchHandlerDeps, request: WatchTaskRequest, context: HandlerContext): AsyncGenerator<WatchTaskResponse> {
   const taskId = validateTaskId(request.taskId);
   const tenant = tenantOf(context);
+  const format = wireFormatOf(context);
   const subscription = await subscribe(deps, { tenant, taskId });
   const handlerEnded = resetIfStalled(subscription, context, deps.logger);
   try {
@@ -61,15 +64,22 @@ export async function* watchTask(deps: WatchHandlerDeps, request: WatchTaskReque
     const current = await deps.hub.current(tenant, taskId);
     if (!current) throw taskNotFound(taskId);
     subscription.skipThrough(current.transition);
-    yield { task: toTaskMessage(current.task) };
+    // Watchers arriving together share the read, hence the change object.
+    yield watchTaskResponses.of(current, format);
     if (isFinal(current.task.status)) return;
+    subscription.follow(deps.keepAliveMs, context.signal);
     for (;;) {
-      const next = await take(deps, subscription, context);
+      let next: TaskChange | typeof KEEP_ALIVE | undefined;
+      try {
+        next = subscription.poll() ?? (await subscription.wait(context.signal));
+      } catch (error) {
+        throw takeFailure(error, subscription, context);
+      }
       if (next === KEEP_ALIVE) {
-        yield {};
+        yield watchTaskResponses.empty;
         continue;
       }
-      yield { task: messageOf(next) };
+      yield watchTaskResponses.of(next, format);
       if (isFinal(next.task.status)) return;
     }
   } finally {
@@ -79,17 +89,24 @@ export async function* watchTask(deps: WatchHandlerDeps, request: WatchTaskReque
 }
 
 /** WatchTasks: every change of every task of the caller's tenant (optionally only changes into one status) from now on. */
-export async function* watchTasks(deps: WatchHandlerDeps, request: WatchTasksRequest, context: HandlerContext): AsyncGenerator<MessageInitShape<typeof WatchTasksResponseSchema>> {
+export async function* watchTasks(deps: WatchHandlerDeps, request: WatchTasksRequest, context: HandlerContext): AsyncGenerator<WatchTasksResponse> {
   const status = statusFilter(request.status);
+  const format = wireFormatOf(context);
   const subscription = await subscribe(deps, { tenant: tenantOf(context), status });
   const handlerEnded = resetIfStalled(subscription, context, deps.logger);
   try {
     // The headers go out at once: a dashboard knows it is connected before
     // the first change.
-    yield {};
+    yield watchTasksResponses.empty;
+    subscription.follow(deps.keepAliveMs, context.signal);
     for (;;) {
-      const next = await take(deps, subscription, context);
-      yield next === KEEP_ALIVE ? {} : { task: messageOf(next) };
+      let next: TaskChange | typeof KEEP_ALIVE;
+      try {
+        next = subscription.poll() ?? (await subscription.wait(context.signal));
+      } catch (error) {
+        throw takeFailure(error, subscription, context);
+      }
+      yield next === KEEP_ALIVE ? watchTasksResponses.empty : watchTasksResponses.of(next, format);
     }
   } finally {
     handlerEnded();
@@ -108,16 +125,13 @@ async function subscribe(deps: WatchHandlerDeps, target: Parameters<WatchHub['su
   }
 }
 
-async function take(deps: WatchHandlerDeps, subscription: WatchSubscription, context: HandlerContext) {
-  try {
-    return await subscription.take(deps.keepAliveMs, context.signal);
-  } catch (error) {
-    // The client went away (or its deadline passed): nobody hears the code,
-    // and it is no failure of the service. A shutdown fails the
-    // subscription first, so its watchers get UNAVAILABLE above this line.
-    if (context.signal.aborted && !subscription.failed) throw new ConnectError('the watch stream was canceled', Code.Canceled, undefined, undefined, error);
-    throw error instanceof UnavailableError ? error : new UnavailableError((error as Error).message, { cause: error });
-  }
+/** What a take that threw ends the stream with. */
+function takeFailure(error: unknown, subscription: WatchSubscription, context: HandlerContext): Error {
+  // The client went away (or its deadline passed): nobody hears the code,
+  // and it is no failure of the service. A shutdown fails the
+  // subscription first, so its watchers get UNAVAILABLE.
+  if (context.signal.aborted && !subscription.failed) return new ConnectError('the watch stream was canceled', Code.Canceled, undefined, undefined, error);
+  return error instanceof UnavailableError ? error : new UnavailableError((error as Error).message, { cause: error });
 }
 
 /**

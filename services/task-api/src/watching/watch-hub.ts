@@ -12,6 +12,16 @@ const COMMIT_MARGIN_MS = 60_000;
 /** Changes read per statement in a catch-up, and notices per fetch. */
 const READ_BATCH = 1_000;
 const READ_ATTEMPTS = 3;
+/**
+ * Watchers given a change in one turn of the event loop. Each push starts
+ * that stream's message on its way through the RPC framework (tens of µs
+ * of CPU each, mostly connect's per-message pipeline), and HTTP/2
+ * frames leave only when the turn ends: pushed all at once, a thousand
+ * watchers' messages would all wait for the last one. In slices, the first
+ * slice is on the wire after a few milliseconds while the next is built,
+ * and other work (new notices, other calls) gets a turn in between.
+ */
+const FAN_OUT_SLICE = 64;
 
 export interface WatchHubSettings {
   databaseUrl: string;
@@ -167,6 +177,7 @@ export class WatchHub {
   }
 
   release(subscription: WatchSubscription): void {
+    subscription.release();
     const removed = this.remove(subscription);
     if (removed) this.subscriptions -= 1;
   }
@@ -243,7 +254,7 @@ export class WatchHub {
     // In notice order: commit order, also across tasks.
     for (const notice of wanted) {
       const change = byTransition.get(notice.transition);
-      if (change) this.push(change);
+      if (change) await this.push(change);
     }
     this.forgetOldPushes();
   }
@@ -261,7 +272,7 @@ export class WatchHub {
         if (scope.tenants.length === 0 && scope.taskIds.length === 0) break;
         const changes = await this.read(() => this.reader.after(after, READ_BATCH, scope));
         for (const change of changes) {
-          if (!this.recentlyPushed.has(change.transition)) this.push(change);
+          if (!this.recentlyPushed.has(change.transition)) await this.push(change);
         }
         read += changes.length;
         if (changes.length < READ_BATCH) break;
@@ -278,17 +289,27 @@ export class WatchHub {
     }
   }
 
-  /** Gives a change to the watchers that want it: of its task's tenant (as its row says) only. */
-  private push(change: TaskChange): void {
+  /**
+   * Gives a change to the watchers that want it: of its task's tenant (as
+   * its row says) only. Resolves once every one of them has it, in slices
+   * of FAN_OUT_SLICE watchers per turn of the event loop; changes are given
+   * one after another (the drain awaits this), so each watcher still gets
+   * them in order. A WatchTask that subscribes meanwhile reads the task as
+   * it is, which already shows this change; a WatchTasks that subscribes
+   * meanwhile follows from the next one.
+   */
+  private async push(change: TaskChange): Promise<void> {
     const { id, tenant, status } = change.task;
-    for (const subscription of this.byTask.get(id) ?? []) if (subscription.wants(tenant, id, status)) subscription.push(change);
-    let toAll = false;
-    for (const subscription of this.allTasks) {
-      if (!subscription.wants(tenant, id, status)) continue;
-      subscription.push(change);
-      toAll = true;
+    const recipients: WatchSubscription[] = [];
+    for (const subscription of this.byTask.get(id) ?? []) if (subscription.wants(tenant, id, status)) recipients.push(subscription);
+    const toTask = recipients.length;
+    for (const subscription of this.allTasks) if (subscription.wants(tenant, id, status)) recipients.push(subscription);
+    if (recipients.length > toTask) this.recentlyPushed.set(change.transition, performance.now());
+    for (let start = 0; start < recipients.length; start += FAN_OUT_SLICE) {
+      if (start > 0) await nextTurn();
+      const end = Math.min(start + FAN_OUT_SLICE, recipients.length);
+      for (let i = start; i < end; i++) recipients[i]!.push(change);
     }
-    if (toAll) this.recentlyPushed.set(change.transition, performance.now());
   }
 
   private forgetOldPushes(): void {
@@ -320,4 +341,9 @@ export class WatchHub {
       }
     }
   }
+}
+
+/** Resolves in a later turn of the event loop, after pending I/O (HTTP/2 writes included) has gone out. */
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
