@@ -1,6 +1,7 @@
 import { Code, ConnectError, type Interceptor } from '@connectrpc/connect';
 import type { Logger } from '@taskproc/core';
 import { toConnectError } from './error-mapping.js';
+import { observeStreamEnd } from './stream-end.js';
 
 /**
  * Maps every error a handler throws to a ConnectError (see error-mapping.ts)
@@ -29,22 +30,22 @@ export function requestInterceptor(logger: Logger): Interceptor {
         finish();
         return response;
       }
-      return { ...response, message: mapStreamErrors(response.message, finish) };
+      return {
+        ...response,
+        message: observeStreamEnd(
+          response.message,
+          (end) => {
+            // A stream the client stopped reading ends without a code: no line, as no answer was sent.
+            if (end.kind === 'completed') finish();
+            else if (end.kind === 'failed') finish(end.error as ConnectError);
+          },
+          toConnectError,
+        ),
+      };
     } catch (error) {
       const mapped = toConnectError(error);
       finish(mapped);
       throw mapped;
     }
   };
-}
-
-async function* mapStreamErrors<T>(messages: AsyncIterable<T>, finish: (error?: ConnectError) => void): AsyncIterable<T> {
-  try {
-    yield* messages;
-    finish();
-  } catch (error) {
-    const mapped = toConnectError(error);
-    finish(mapped);
-    throw mapped;
-  }
 }

@@ -2,6 +2,7 @@ import { Code, ConnectError, type Interceptor } from '@connectrpc/connect';
 import { context, SpanKind, SpanStatusCode, trace, type Span } from '@opentelemetry/api';
 import { extractFromHeaders, taskprocTracer } from '@taskproc/core';
 import { Gauge, Histogram, type Registry } from 'prom-client';
+import { observeStreamEnd } from './stream-end.js';
 
 // Buckets of the OpenTelemetry RPC semantic conventions' duration histogram
 // (seconds), so stock dashboards' quantiles fit.
@@ -67,10 +68,16 @@ export function rpcTelemetryInterceptor(registry: Registry, options: { tracing: 
         return response;
       }
       activeStreams.inc(labels);
-      return { ...response, message: observeStream(response.message, (error) => {
-        activeStreams.dec(labels);
-        finish(error);
-      }) };
+      return {
+        ...response,
+        message: observeStreamEnd(response.message, (end) => {
+          activeStreams.dec(labels);
+          if (end.kind === 'completed') finish();
+          else if (end.kind === 'failed') finish(end.error);
+          // The client went away (the iterator was returned early): the stream ended without a status.
+          else finish(new ConnectError('stream closed by the client', Code.Canceled));
+        }),
+      };
     } catch (error) {
       finish(error);
       throw error;
@@ -83,20 +90,4 @@ const SERVER_ERROR_CODES = new Set([Code.Unknown, Code.DeadlineExceeded, Code.Un
 /** gRPC and gRPC-Web requests carry application/grpc*; everything else here is the Connect protocol. */
 function rpcSystem(contentType: string | null): 'grpc' | 'connect_rpc' {
   return contentType?.startsWith('application/grpc') ? 'grpc' : 'connect_rpc';
-}
-
-async function* observeStream<T>(messages: AsyncIterable<T>, done: (error?: unknown) => void): AsyncIterable<T> {
-  let settled = false;
-  try {
-    yield* messages;
-    settled = true;
-    done();
-  } catch (error) {
-    settled = true;
-    done(error);
-    throw error;
-  } finally {
-    // The client went away (the iterator was returned early): the stream ended without a status.
-    if (!settled) done(new ConnectError('stream closed by the client', Code.Canceled));
-  }
 }
