@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import { createDatabaseIfMissing, createTasks, databaseUrlFor, dropDatabase, migrateDatabase } from '@taskproc/core';
 import { CLAIM_MANY_SQL, COMPLETE_MANY_SQL } from '../../packages/core/src/db/guarded-updates.js';
+import { TAKE_DUE_ENTRIES_SQL } from '../../services/task-api/src/outbox-relay.js';
 
 // PostgreSQL's CPU per task for the statements one task's life issues, as the
 // services issue them (the batched create, the relay's delete, the
@@ -203,15 +204,7 @@ const FORMER_COMPLETE_SQL = numbered(`update task set status = 'completed', upda
   returning task.id, task.attempt, task.created_at, task.updated_at`);
 const CLAIM_SQL = numbered(CLAIM_MANY_SQL);
 const COMPLETE_SQL = numbered(COMPLETE_MANY_SQL);
-const RELAY_SQL = numbered(`with taken as (
-     delete from outbox
-      where id in (select id from outbox where not_before <= statement_timestamp()
-                    order by id limit ? for update skip locked)
-      returning id, task_id, trace_context, (extract(epoch from created_at) * 1000)::float8 as created_ms)
-   select id, task_id, trace_context, created_ms, null::float8 as next_due_in_ms from taken
-   union all
-   select null, null, null, null, extract(epoch from min(not_before) - statement_timestamp())::float8 * 1000
-     from outbox where not_before > statement_timestamp()`);
+const RELAY_SQL = numbered(TAKE_DUE_ENTRIES_SQL);
 
 function chunks<T>(items: T[], size: number): T[][] {
   const out: T[][] = [];

@@ -35,6 +35,25 @@ export interface OutboxRelaySettings {
   telemetry?: RelayTelemetry;
 }
 
+/**
+ * Takes up to `?` due entries (deleted, rows locked with FOR UPDATE SKIP
+ * LOCKED) and, in the same statement, when the earliest entry not due yet
+ * will be. statement_timestamp() rather than clock_timestamp(): it is
+ * stable, so both conditions are index conditions on outbox_not_before_idx.
+ * The last row (id null) carries the next due time; the min() reads the
+ * snapshot from before the delete, which changes no future entry. Exported
+ * for bench/micro/task-life-sql.ts, which measures it.
+ */
+export const TAKE_DUE_ENTRIES_SQL = `with taken as (
+     delete from outbox
+      where id in (select id from outbox where not_before <= statement_timestamp()
+                    order by id limit ? for update skip locked)
+      returning id, task_id, trace_context, (extract(epoch from created_at) * 1000)::float8 as created_ms)
+   select id, task_id, trace_context, created_ms, null::float8 as next_due_in_ms from taken
+   union all
+   select null, null, null, null, extract(epoch from min(not_before) - statement_timestamp())::float8 * 1000
+     from outbox where not_before > statement_timestamp()`;
+
 /** Whether the relay can publish now, and if not, why (for readiness and the log). */
 export interface RelayHealth {
   publishing: boolean;
@@ -142,8 +161,12 @@ export class OutboxRelay {
     if (!this.state.publishing || this.stopping) return;
     let timer: NodeJS.Timeout | undefined;
     await new Promise<void>((resolve) => {
-      this.flushWaiters.push({ afterRound: this.roundsStarted + 1, resolve });
-      timer = setTimeout(resolve, withinMs);
+      const waiter = { afterRound: this.roundsStarted + 1, resolve };
+      this.flushWaiters.push(waiter);
+      timer = setTimeout(() => {
+        this.flushWaiters = this.flushWaiters.filter((w) => w !== waiter);
+        resolve();
+      }, withinMs);
       this.wake();
     });
     clearTimeout(timer);
@@ -247,20 +270,8 @@ export class OutboxRelay {
    */
   private async publishBatch(channel: ConfirmChannel): Promise<BatchResult> {
     return this.orm.em.getConnection().getKnex().transaction(async (tx) => {
-      // statement_timestamp() rather than clock_timestamp(): it is stable, so
-      // both conditions are index conditions on outbox_not_before_idx. The
-      // last row (id null) carries the next due time; the min() reads the
-      // snapshot from before the delete, which changes no future entry.
       const { rows } = await tx.raw<{ rows: { id: string | null; task_id: string | null; trace_context: string | null; created_ms: number | null; next_due_in_ms: number | null }[] }>(
-        `with taken as (
-           delete from outbox
-            where id in (select id from outbox where not_before <= statement_timestamp()
-                          order by id limit ? for update skip locked)
-            returning id, task_id, trace_context, (extract(epoch from created_at) * 1000)::float8 as created_ms)
-         select id, task_id, trace_context, created_ms, null::float8 as next_due_in_ms from taken
-         union all
-         select null, null, null, null, extract(epoch from min(not_before) - statement_timestamp())::float8 * 1000
-           from outbox where not_before > statement_timestamp()`,
+        TAKE_DUE_ENTRIES_SQL,
         [this.settings.batchSize],
       );
       const next = rows.find((row) => row.id === null)?.next_due_in_ms ?? null;

@@ -69,12 +69,7 @@ export async function* watchTask(deps: WatchHandlerDeps, request: WatchTaskReque
     if (isFinal(current.task.status)) return;
     subscription.follow(deps.keepAliveMs, context.signal);
     for (;;) {
-      let next: TaskChange | typeof KEEP_ALIVE | undefined;
-      try {
-        next = subscription.poll() ?? (await subscription.wait(context.signal));
-      } catch (error) {
-        throw takeFailure(error, subscription, context);
-      }
+      const next = await take(subscription, context);
       if (next === KEEP_ALIVE) {
         yield watchTaskResponses.empty;
         continue;
@@ -100,12 +95,7 @@ export async function* watchTasks(deps: WatchHandlerDeps, request: WatchTasksReq
     yield watchTasksResponses.empty;
     subscription.follow(deps.keepAliveMs, context.signal);
     for (;;) {
-      let next: TaskChange | typeof KEEP_ALIVE;
-      try {
-        next = subscription.poll() ?? (await subscription.wait(context.signal));
-      } catch (error) {
-        throw takeFailure(error, subscription, context);
-      }
+      const next = await take(subscription, context);
       yield next === KEEP_ALIVE ? watchTasksResponses.empty : watchTasksResponses.of(next, format);
     }
   } finally {
@@ -123,6 +113,21 @@ async function subscribe(deps: WatchHandlerDeps, target: Parameters<WatchHub['su
     }
     throw error;
   }
+}
+
+/**
+ * The watcher's next change (or KEEP_ALIVE): a queued one at once, without a
+ * promise, else the wait for the next push. A failure ends the stream with
+ * takeFailure()'s error.
+ */
+function take(subscription: WatchSubscription, context: HandlerContext): TaskChange | typeof KEEP_ALIVE | Promise<TaskChange | typeof KEEP_ALIVE> {
+  let queued: TaskChange | undefined;
+  try {
+    queued = subscription.poll();
+  } catch (error) {
+    throw takeFailure(error, subscription, context);
+  }
+  return queued ?? subscription.wait(context.signal).catch((error: unknown) => Promise.reject(takeFailure(error, subscription, context)));
 }
 
 /** What a take that threw ends the stream with. */
