@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { createHarness, type Harness } from './support/harness.js';
@@ -35,7 +36,12 @@ async function crashUntilFinal(harness: Harness, taskId: string, env: Record<str
     void exited.then(() => (gone = true));
     // Until it dies (it took the task) or the task is final (the cap ended it without running it).
     await waitFor(async () => gone || (await harness.statusOf(taskId)) === 'failed', Boolean, { timeoutMs: 150_000, intervalMs: 100, description: 'the processor to die or the task to fail' });
-    child.kill('SIGKILL');
+    // A processor still alive ended the task itself: stop it as an operator
+    // would, so the ack of its last message is written first (a SIGKILL
+    // returns an unacknowledged message to the queue, as any crash does).
+    if (!gone) child.kill('SIGTERM');
+    const stopped = await Promise.race([exited.then(() => true), delay(30_000).then(() => false)]);
+    if (!stopped) child.kill('SIGKILL');
     await exited;
     children.delete(child);
   }
